@@ -1240,6 +1240,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         _materialise_embedding_scale(model.model.embed_tokens_per_layer, device)  # Gemma 4's
     if config.model_type == "ergo":
         _materialise_query_key_scales(model, config, device)
+    if config.model_type == "zaya":
+        _zaya_skip_expert_biases(model)
     left = [name for name, b in model.named_buffers() if b.is_meta]
     if left and torch.device(device).type != "meta":  # a family's buffer this loader does not know: it would fail at the first forward
         raise PrunebenchError(f"checkpoint {path}: the model's buffers {left[:5]} are not "
@@ -1796,6 +1798,10 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 conv.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
+        if model.config.model_type == "zaya":
+            # ZAYA's CCA projection caches its convolution and delayed-value states under an
+            # index of its own, which its router holds too
+            layer.self_attn.qkv_proj.layer_idx = layer.mlp.gate.layer_idx = new_idx
         # (a Zamba hybrid block's own Mamba block, whose mixer's index is its cache entry's; its
         # shared attention takes the index ZambaModel passes it)
         if (mamba_block := getattr(layer, "mamba_decoder", None)) is not None:
@@ -1806,6 +1812,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         for module in (holder, getattr(holder, "attn", None)):
             if module is not None:
                 module.layer_idx = new_idx
+    if model.config.model_type == "zaya" and keep:
+        _zaya_first_router(decoder(model).layers[0].mlp.gate)
     config = model.config
     if drop:
         # Written into config.json as `layer_shapes` is by width pruning: a depth-pruned copy
@@ -1842,6 +1850,27 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         # (Dots 3 Note's sliding blocks' latents; read only here: to_dict copies the config)
         _keep_per_layer_config(config, keep)
     return model
+
+
+def _zaya_skip_expert_biases(model) -> None:
+    """Each ZAYA router's balancing bias of its skip expert (the last of balancing_biases, a
+    persistent buffer) set to -1, whatever the checkpoint holds, as transformers'
+    from_pretrained leaves it (5.17, 5.25: ZayaPreTrainedModel._init_weights assigns it after
+    loading, by index, not by an init function that loaded tensors skip): prunebench's model
+    then computes transformers' logits."""
+    with torch.no_grad():
+        for layer in decoder(model).layers:
+            layer.mlp.gate.balancing_biases[-1] = -1.0
+
+
+def _zaya_first_router(router) -> None:
+    """A ZAYA router left first by a depth prune made as ZayaRouter builds block 0's: without
+    router_states_scale and reading no router state (use_eda false). The same forward: no
+    block before it hands it a state to scale. Its checkpoint then holds what transformers'
+    model of the kept blocks loads, which has no place for that scale."""
+    if router.use_eda:
+        router.use_eda = False
+        del router.router_states_scale
 
 
 def _kv_reuse(config) -> str:

@@ -1720,6 +1720,19 @@ FAMILIES: dict[str, Family] = {
                                                     "first_dense_intermediate_size"),
                    shared_expert=SharedExpert.one("shared_intermediate_size"),
                    expert_norms=True, min_transformers="5.25.0"),
+    # ZayaDecoderLayer (Zyphra's ZAYA1): LLaMA's two norms around a compressed convolutional
+    # attention (ZayaCCAProjection: LLaMA's q/k/v rows, the values split into a current and a
+    # one-token-delayed half, q and k mixed by a depthwise and a grouped causal convolution
+    # over time whose states the cache holds; an L2 q/k norm with a learned key scale a KV
+    # head, `temp`; half of each head rotating) and a ZayaSparseMoeBlock: an MLP router of
+    # its own width (router_hidden_size) over num_experts + 1 classes (the last a skip
+    # expert computing nothing), reading the previous block's router state in every block but
+    # block 0, and experts of moe_intermediate_size; each sublayer's output and the residual
+    # scaled and shifted (ZayaResidualScaling), the embeddings too: counted by
+    # own_block_params, zaya_router_params, non_block_param_count. LM head bias by
+    # lm_head_bias; tied as published.
+    "zaya": Family("ZayaForCausalLM", "ZayaConfig", None, None, None, False,
+                   moe_intermediate_key="moe_intermediate_size", lm_head_bias_key="lm_head_bias"),
     # SolarOpenAttention: LLaMA's (q/k/v biases as attention_bias says, false as published; an
     # o_proj never biased; GQA, head_dim set apart, whole heads rotating), no q/k norms;
     # SolarOpenDecoderLayer: LLaMA's two norms and, in every block (no dense prefix), GLM-4.5's
@@ -3237,9 +3250,23 @@ def expert_param_count(config) -> int:
 def router_param_count(config) -> int:
     """Parameters of a sparse block's router: experts x hidden, and gpt-oss's bias or ERNIE
     4.5's score-correction bias (one value per expert each)."""
+    if getattr(config, "model_type", None) == "zaya":
+        return zaya_router_params(config)
     experts = num_experts(config)
     f = family(config)
     return experts * config.hidden_size + (experts if f.moe_biases or f.router_score_bias else 0)
+
+
+def zaya_router_params(config, reads_state: bool = True) -> int:
+    """Parameters of one ZAYA router (ZayaRouter): down_proj (hidden -> router_hidden_size,
+    biased), the scale of the previous block's router state it adds (router_states_scale,
+    router_hidden_size; none in block 0, which reads none: `reads_state`), and ZayaRouterMLP
+    (an RMSNorm, fc1 and fc2 of router_hidden_size square with biases, out_proj to
+    num_experts + 1 classes, the last the skip expert, unbiased). balancing_biases is a
+    buffer."""
+    r = config.router_hidden_size
+    return (config.hidden_size * r + r + (r if reads_state else 0) + r + 2 * (r * r + r)
+            + r * (num_experts(config) + 1))
 
 
 def mla_params(config, own: dict[str, Any] | None = None) -> int:
@@ -4260,6 +4287,17 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
              "first_dense_intermediate_size": 32768, "moe_intermediate_size": 4096,
              "num_local_experts": 256, "num_experts_per_tok": 8,
              "shared_intermediate_size": 8192},
+    # ZayaConfig's (5.17, 5.25; ZAYA1-8B's shape): GQA 8 / 2 heads of 128 on hidden 2048, 16
+    # experts of 2048 (one a token) behind a router of 256 in each of 40 "hybrid" blocks
+    # (config_from_dict), convolutions of 2 taps, tied, no LM head bias.
+    "zaya": {**_LLAMA_DEFAULTS, "vocab_size": 262272, "hidden_size": 2048,
+             "intermediate_size": None, "num_hidden_layers": 40, "num_attention_heads": 8,
+             "num_key_value_heads": 2, "head_dim": 128, "rms_norm_eps": 1e-5,
+             "max_position_embeddings": 131072, "tie_word_embeddings": True,
+             "moe_intermediate_size": 2048, "num_local_experts": 16, "num_experts_per_tok": 1,
+             "router_hidden_size": 256, "cca_time0": 2, "cca_time1": 2,
+             "lm_head_bias": False, "sliding_window": None, "layer_types": None,
+             "pad_token_id": 0, "bos_token_id": 2, "eos_token_id": 106},
     # AriaTextConfig's: MHA (KV heads None: one a query head) of 32 heads on hidden 4096,
     # 8 experts of 4096 (2 a token) and 2 shared experts in each of 32 blocks, untied.
     "aria_text": {**_LLAMA_DEFAULTS, "intermediate_size": 4096, "num_local_experts": 8,
@@ -4936,6 +4974,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                                  for i in range(values["num_hidden_layers"])]
     if values.get("model_type") in GATED_DELTANET_TYPES:
         values["layer_types"] = qwen3_next_layer_types(values)
+    if values.get("model_type") == "zaya" and not values.get("layer_types"):
+        values["layer_types"] = ["hybrid"] * values["num_hidden_layers"]  # ZayaConfig's
     if values.get("model_type") == "lara_mini" and not values.get("layer_types"):
         values["layer_types"] = lara_mini_layer_types(values["num_hidden_layers"])
     if values.get("model_type") == "olmo_hybrid":
@@ -5798,7 +5838,7 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               zamba_unbuilt,
               doge_unbuilt, codegen_unbuilt,
               lara_mini_unbuilt, modernbert_decoder_unbuilt,
-              xlstm_unbuilt, inkling_unbuilt)
+              xlstm_unbuilt, inkling_unbuilt, zaya_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
@@ -7089,6 +7129,40 @@ def lara_mini_unbuilt(values: dict[str, Any]) -> str | None:
     return None
 
 
+# The keys of ZAYA's older, Megatron-style config.json (Zyphra/ZAYA1-8B-legacy's), which
+# ZayaConfig does not read: it would build its own defaults' shape from such a file.
+ZAYA_LEGACY_KEYS = ("zaya_use_eda", "zaya_mlp_expansion", "ffn_hidden_size", "num_query_groups")
+
+
+def zaya_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a ZAYA config.json transformers does not build as it says, with what to do;
+    None where nothing (and for other families): the older Megatron-style schema
+    (ZAYA_LEGACY_KEYS), more than one expert a token, block kinds other than "hybrid" /
+    "hybrid_sliding" or not one a block, or windowed blocks without a window (ZayaConfig
+    refuses the last three, 5.17 and 5.25)."""
+    if values.get("model_type") != "zaya":
+        return None
+    if legacy := [key for key in ZAYA_LEGACY_KEYS if key in values]:
+        return (f"holds {legacy}, keys of ZAYA's Megatron-style config.json, which ZayaConfig "
+                "does not read (it would build its defaults' shape, not this model's): "
+                "download the transformers-native checkpoint (Zyphra/ZAYA1-8B, not its "
+                "-legacy copy)")
+    read = config_from_dict({**values})
+    if read.num_experts_per_tok != 1:
+        return (f"gives num_experts_per_tok={read.num_experts_per_tok}: ZayaConfig refuses any "
+                "but 1 (its router picks one expert a token); re-download the model")
+    kinds = list(read.layer_types)
+    if len(kinds) != read.num_hidden_layers or any(
+            k not in ("hybrid", "hybrid_sliding") for k in kinds):
+        return (f"gives block kinds {kinds} for {read.num_hidden_layers} blocks: "
+                "ZayaModel masks and caches 'hybrid' and 'hybrid_sliding' blocks only, one a "
+                "block; re-download the model")
+    if "hybrid_sliding" in kinds and not getattr(read, "sliding_window", None):
+        return ("names 'hybrid_sliding' blocks without a sliding_window: ZayaConfig refuses "
+                "it; re-download the model")
+    return None
+
+
 # The block kinds Granite 4.0's published config.json files name by their older names
 # (`layer_types`, or `layers_block_type` as GraniteMoeHybridConfig's attribute_map reads it),
 # as transformers' config (5.17 and 5.25) renames them.
@@ -7657,7 +7731,7 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
             # GLM-MoE-DSA's "shared" blocks: no indexer (indexer_blocks).
             # Dots 3 Note's blocks: each its own latent attention's values (its sliding ones').
             # Inkling's blocks: each its own heads and head_dim (its windowed ones').
-            return [dict(default_layer_shape(config), sparse_mlp=sparse,
+            shapes = [dict(default_layer_shape(config), sparse_mlp=sparse,
                          **({"num_attention_heads": heads} if heads else {}),
                          **(LINEAR_ATTENTION_SHAPE if linear else {}), **window,
                          **({} if indexed or not family(config).attention_indexer
@@ -7668,6 +7742,10 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
                            query_heads_per_block(config), window_block_shapes(config),
                            indexer_blocks(config), latent_block_shapes(config),
                            kv_reusing_blocks(config), inkling_attention_shapes(config))]
+            if getattr(config, "model_type", None) == "zaya" and shapes:
+                # ZayaRouter builds router_states_scale by index, in every block but block 0
+                shapes[0]["router_reads_state"] = False
+            return shapes
         shapes = [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
         if family(config).last_block_dense_bias and shapes:  # GPT-NeoX-Japanese's dense_bias
             shapes[-1]["o_proj_bias"] = True
@@ -7729,7 +7807,7 @@ def sliding_windows(config: LlamaConfig) -> list[int | None]:
                 for kind in config.attention_layers]
     window = getattr(config, "sliding_window", None)
     types = getattr(config, "layer_types", None)
-    if types:  # (Inkling's windowed blocks: "hybrid_sliding")
+    if types:  # (Inkling's and ZAYA's windowed blocks: "hybrid_sliding")
         return [window if kind in ("sliding_attention", "hybrid_sliding") else None
                 for kind in types]
     return [window] * config.num_hidden_layers
@@ -7872,7 +7950,10 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         # expert and its gate; the block's norms are added below.
         # (A.X K1's MoE output norm: Family.moe_output_norm)
         norms = norms_per_block(config) + family(config).moe_output_norm
-        return (attn + router_param_count(config) + num_experts(config) * expert_param_count(
+        # (ZAYA's block 0: a router without router_states_scale, `layer_shapes`)
+        router = (zaya_router_params(config, reads_state=False)
+                  if shape.get("router_reads_state") is False else router_param_count(config))
+        return (attn + router + num_experts(config) * expert_param_count(
             config) + shared_expert_params(config) + norms * norm_params(config)
                 + (d if family(config).moe_output_bias else 0))  # (JetMoE's output bias)
     m, inputs = shape["intermediate_size"], mlp_input_projections(config)
@@ -7906,6 +7987,8 @@ def own_block_params(config) -> int:
         # its attention's gate_proj and sinks, and its two hyper-connections
         heads = config.num_attention_heads
         return d * heads * config.v_head_dim + heads + 2 * hyper_connection_params(config)
+    if model_type == "zaya":
+        return zaya_own_block_params(config)
     if model_type == "doge":  # A and dt_proj (KV heads of values -> one score a KV head),
         kv = kv_heads(config)  # the two residual vectors
         return kv + kv * hd * kv + (kv if config.attention_bias else 0) + 2 * d
@@ -7921,6 +8004,20 @@ def gated_norm_params(config, sparse: bool) -> int:
     if getattr(config, "model_type", None) != "axk2":
         return 0
     return (2 if sparse else 1) * 2 * config.hidden_size * config.gated_norm_rank
+
+
+def zaya_own_block_params(config) -> int:
+    """A ZAYA block's parameters beyond LLaMA's attention and norms and its MoE: the CCA
+    projection's two convolutions over the (heads + KV heads) x head_dim query and key channels
+    (conv_qk_depthwise: one tap of cca_time0 a channel; conv_qk_grouped: a group a head, each
+    output channel over its head's head_dim channels for cca_time1 taps; both biased), the q/k
+    norm's key scale (`temp`, one a KV head) and the two ZayaResidualScaling (four vectors of
+    hidden each). Its q/k/v rows are LLaMA's (v_proj_current and v_proj_delayed half a value
+    each)."""
+    channels = (config.num_attention_heads + kv_heads(config)) * head_dim(config)
+    convolutions = (channels * config.cca_time0 + channels
+                    + channels * head_dim(config) * config.cca_time1 + channels)
+    return convolutions + kv_heads(config) + 2 * 4 * config.hidden_size
 
 
 # Activations that hold learned parameters, by `hidden_act`, and how many each MLP's holds:
@@ -7980,6 +8077,8 @@ def non_block_param_count(config: LlamaConfig) -> int:
     # (Zamba's shared transformer block, once, while a hybrid block runs it)
     shared = (zamba_shared_params(config) if getattr(config, "model_type", None) == "zamba"
               and any(zamba_hybrid_blocks(config)) else 0)
+    # (ZAYA's scale and bias of the embeddings: input_hidden_states_scale / _bias)
+    final += 2 * config.hidden_size if getattr(config, "model_type", None) == "zaya" else 0
     return (emb + head + final + positions + lm_head_bias_params(config)
             + per_layer_input_params(config) + shared + hyper_head_params(config))
 
