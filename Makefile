@@ -119,6 +119,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_bamba_falcon_h1.py tests/test_kimi_linear.py tests/test_minimax.py \
 	tests/test_bailing_hybrid.py \
 	tests/test_lara_mini.py \
+	tests/test_zaya.py \
 	tests/test_jamba.py \
 	tests/test_lfm2.py tests/test_olmo_hybrid.py tests/test_gpt2.py tests/test_gpt_bigcode.py \
 	tests/test_lfm3.py \

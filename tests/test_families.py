@@ -114,6 +114,7 @@ from transformers import BitNetConfig, DiffLlamaConfig
 from transformers import DogeConfig
 from transformers import ModernBertDecoderConfig
 from transformers import XGLMConfig
+from transformers import ZayaConfig
 from transformers import OpenAIGPTConfig
 from transformers import AriaTextConfig
 from transformers import BioGptConfig
@@ -765,6 +766,15 @@ FAMILIES = {
     # 0 a dense relu2 MLP of 128, then a float32 sigmoid router choosing 2 of 4 ungated relu2
     # experts of 32, each with its own output norm, and a shared expert of 48 with its norm;
     # its head never tied. Std 0.1.
+    # ZAYA: compressed convolutional attention (4 heads of 16 on 2 KV heads, convolutions of 2
+    # and 3 taps) in full and windowed (6 tokens) blocks, an MLP router of 16 over 4 experts of
+    # 32 and the skip expert, one a token; tied, with an LM head bias; std 0.3 (at 0.1 its
+    # greedy tokens repeat one value).
+    "zaya": lambda: ZayaConfig(
+        **{k: v for k, v in SMALL.items() if k != "intermediate_size"}, head_dim=16,
+        cca_time1=3, layer_types=["hybrid", "hybrid_sliding"] * 2, sliding_window=6,
+        moe_intermediate_size=32, num_experts=4, num_experts_per_tok=1, router_hidden_size=16,
+        lm_head_bias=True, initializer_range=0.3),
     "ergo": lambda: newer_config(
         "ergo", **{k: v for k, v in SMALL.items() if k != "intermediate_size"},
         first_dense_intermediate_size=128, sliding_window=6, global_attention_every_n_layers=2,
@@ -1263,7 +1273,8 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "dots3_note_text",
        "mimo_v2_flash", "jetmoe",
        "flint", "kolibri1", "minicpm5_moe", "kolibri1_1",
-       "jamba", "ergo", "sarvam_moe", "param2moe", "sarvam_mla"}
+       "jamba", "ergo", "sarvam_moe", "param2moe", "sarvam_mla",
+       "zaya"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h", "mamba", "falcon_mamba",  # (Mamba's: a Mamba-1 mixer in each)
@@ -1370,6 +1381,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "flint": "FlintForCausalLM", "kolibri1": "Kolibri1ForCausalLM",
            "minicpm5_moe": "MiniCPM5MoeForCausalLM", "kolibri1_1": "Kolibri1_1ForCausalLM",
            "ergo": "ErgoForCausalLM",
+           "zaya": "ZayaForCausalLM",
            "sarvam_moe": "Glm4MoeForCausalLM", "param2moe": "Glm4MoeForCausalLM",
            "sarvam_mla": "DeepseekV3ForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
