@@ -62,8 +62,10 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     fc1, down_proj their c_proj and fc2, o_proj Phi's attention `dense`).
     """
     refuse_expert_targets(model, targets)
-    # (by LLaMA's part names: Granite 4.0's input_linear is a packed gate_up_proj)
-    names = {projections.llama_name(name) for name, _ in model.named_modules()}
+    # (by LLaMA's part names: Granite 4.0's input_linear is a packed gate_up_proj; of linear
+    # layers only: ZAYA's qkv_proj is a module holding q_proj and k_proj apart)
+    names = {projections.llama_name(name) for name, module in model.named_modules()
+             if isinstance(module, nn.Linear)}
     if problems := packed_target_problems(targets, sorted(names & PACKED_PARTS.keys())):
         raise PrunebenchError(problems[0])
     chosen, skipped = [], []

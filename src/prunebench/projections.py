@@ -80,7 +80,10 @@ OWN_NAMES = {("self_attn", "dense"): "o_proj", ("self_attn", "out_proj"): "o_pro
              # CTRL: MultiHeadAttention's Wq / Wk / Wv (its output `dense`: Phi's name), and
              # its `ffn`, an nn.Sequential whose modules 0 and 2 are the MLP's two Linears
              ("self_attn", "Wq"): "q_proj", ("self_attn", "Wk"): "k_proj",
-             ("self_attn", "Wv"): "v_proj", ("mlp", "0"): "up_proj", ("mlp", "2"): "down_proj"}
+             ("self_attn", "Wv"): "v_proj", ("mlp", "0"): "up_proj", ("mlp", "2"): "down_proj",
+             # ZAYA: its CCA projection (the attention's `qkv_proj`, a module holding LLaMA's
+             # q_proj and k_proj) makes each value of two halves, both read by LoRA's v_proj
+             ("qkv_proj", "v_proj_current"): "v_proj", ("qkv_proj", "v_proj_delayed"): "v_proj"}
 # Block attributes that hold its dense MLP under another name than `mlp`, looked up in
 # OWN_NAMES as `mlp` (Granite 4.0's `shared_mlp`, MPT's `ffn`).
 MLP_OWNERS = {"shared_mlp": "mlp", "ffn": "mlp"}
