@@ -127,7 +127,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "persimmon": None, "gpt_neox_japanese": None,
                  "gpt_neo": "gpt-neo-125m", "xglm": "xglm-564m",
                  "biogpt": "biogpt-large", "openai-gpt": None, "ctrl": "ctrl",
-                 "codegen": None}
+                 "codegen": None, "cohere_compass_text": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -193,6 +193,15 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                                    "llama_4_scaling_beta": 0.7}),
             "exaone4": dict(model_type="exaone4", sliding_window=WINDOW,
                             layer_types=["sliding_attention"] * 3 + ["full_attention"]),
+            # Cohere Compass (no known shape): North-Micro-Vision's rotation by layer type (the
+            # global blocks' none), untied, a logit scale
+            "cohere_compass_text": dict(
+                model_type="cohere_compass_text", sliding_window=WINDOW, logit_scale=0.37,
+                layer_types=["sliding_attention"] * 3 + ["full_attention"],
+                tie_word_embeddings=False,
+                rope_parameters={"sliding_attention": {"rope_type": "default",
+                                                       "rope_theta": 50000.0},
+                                 "full_attention": None}),
             "arcee": dict(model_type="arcee", attention_bias=True, mlp_bias=True,
                           rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0,
                                            "factor": 32.0, "original_max_position_embeddings": 8,

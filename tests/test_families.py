@@ -159,6 +159,11 @@ SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_att
 MINISTRAL3_ROPE = {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 32.0,
                    "original_max_position_embeddings": 8, "beta_fast": 32.0, "beta_slow": 1.0,
                    "mscale": 1.0, "mscale_all_dim": 1.0, "llama_4_scaling_beta": 0.7}
+# Cohere Compass's rotation by layer type as North-Micro-Vision publishes it (M-RoPE's sections
+# scaled to a head of 16), the global blocks' none.
+COHERE_COMPASS_ROPE = {"sliding_attention": {"rope_type": "default", "rope_theta": 50000.0,
+                                             "mrope_interleaved": True, "mrope_section": [4, 2, 2]},
+                       "full_attention": None}
 ARCEE_ROPE = {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 8.0,
               "original_max_position_embeddings": 32, "beta_fast": 32.0, "beta_slow": 1.0}
 # Apertus's llama3 scaling as published (factor 8, low / high frequency factors 1 / 4) over an
@@ -273,6 +278,14 @@ FAMILIES = {
     # fourth global and without rotary positions, so removing a block before it moves it.
     "cohere2": lambda: Cohere2Config(**SMALL, sliding_window=6, logit_scale=0.37,
                                      tie_word_embeddings=True, initializer_range=0.1),
+    # Cohere Compass's language model (5.21 on: newer_config): Cohere2's block, rotating by
+    # rope_parameters' entry of each layer type (M-RoPE's, as published: one axis on text),
+    # the global blocks' null (no rotation), LLaMA's rotate_half; windows shorter than the
+    # tests' texts; logits times a logit_scale; tied as published.
+    "cohere_compass_text": lambda: newer_config(
+        "cohere_compass_text", **SMALL, sliding_window=6, logit_scale=0.37,
+        rope_parameters=COHERE_COMPASS_ROPE, initializer_range=0.1,
+        layer_types=["sliding_attention"] * 3 + ["full_attention"]),
     # Hunyuan dense: per-head q/k RMSNorms applied after the rotation, NTK-alpha frequencies
     # (rope_scaling as published: type dynamic, alpha 1000, factor 1; transformers makes them
     # static), biases on all four attention projections (attention_bias: false in the
@@ -1325,6 +1338,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "glm4": "Glm4ForCausalLM", "seed_oss": "SeedOssForCausalLM",
            "ernie4_5": "Ernie4_5ForCausalLM", "ernie4_5_moe": "Ernie4_5_MoeForCausalLM",
            "cohere": "CohereForCausalLM", "cohere2": "Cohere2ForCausalLM",
+           "cohere_compass_text": "CohereCompassForCausalLM",
            "hunyuan_v1_dense": "HunYuanDenseV1ForCausalLM", "stablelm": "StableLmForCausalLM",
            "arcee": "ArceeForCausalLM", "nemotron": "NemotronForCausalLM",
            "starcoder2": "Starcoder2ForCausalLM", "phi": "PhiForCausalLM",
@@ -2529,6 +2543,11 @@ def test_soft_capped_attention_decodes_with_eager_or_flex_and_refuses_sdpa(base_
     # Cohere2's three local blocks of four, the only ones rotating
     ("cohere2", lambda: Cohere2Config(**SMALL, sliding_window=5, logit_scale=0.37,
                                       initializer_range=0.1)),
+    # Cohere Compass's three local blocks of four, the only ones with a rotary table
+    ("cohere_compass_text", lambda: newer_config(
+        "cohere_compass_text", **SMALL, sliding_window=5, logit_scale=0.37,
+        rope_parameters=COHERE_COMPASS_ROPE, initializer_range=0.1,
+        layer_types=["sliding_attention"] * 3 + ["full_attention"])),
 ])
 def test_the_compiled_decoder_attends_within_each_blocks_sliding_window(name, config,
                                                                          monkeypatch):

@@ -116,6 +116,16 @@ def rotary_kinds(model: nn.Module) -> list[str | None]:
     return list(model.config.layer_types)
 
 
+def untabled_kinds(model: nn.Module) -> set[str]:
+    """The layer types the model's rotary module holds no table for, whose blocks do not
+    rotate (Cohere Compass's of rope_parameters null: its module keeps a table only for the
+    kinds with an entry, `rope_type` by kind; Gemma-3's keeps one for every kind)."""
+    rope_types = getattr(getattr(model.model, "rotary_emb", None), "rope_type", None)
+    if not isinstance(rope_types, dict):
+        return set()
+    return {kind for kind in rotary_kinds(model) if kind is not None and kind not in rope_types}
+
+
 def rotary_tables(model: nn.Module, kind: str | None, x: torch.Tensor,
                   positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The cos and sin tables of a kind of rotary table (`rotary_kinds`) at `positions` [1, T],
@@ -473,6 +483,7 @@ class StaticDecoder(nn.Module):
         # base than global ones), which its blocks take by their layer type.
         positions = torch.arange(cache_len, device=device)
         self.rotary_kinds = rotary_kinds(model)
+        self.untabled = untabled_kinds(model)
         padding = (0, 0, 0, cache_len - max_seq_len)
         # OPT's learned positions: its table's row position + offset is added to each token's
         # embedding (OPTLearnedPositionalEmbedding), and no block rotates (no rotary tables)
@@ -503,6 +514,8 @@ class StaticDecoder(nn.Module):
                              detach_or_none(getattr(embedding_norm, "bias", None)), persistent=False)
         self.embed_norm_eps = None if embedding_norm is None else norm_eps(embedding_norm)
         for kind in dict.fromkeys(self.rotary_kinds) if rotated else ():
+            if kind in self.untabled:
+                continue
             with torch.no_grad():
                 cos, sin = (sincos_tables(model, positions[:max_seq_len], dtype)
                             if layout.sincos_table else
@@ -538,13 +551,15 @@ class StaticDecoder(nn.Module):
         # blocks, and every block without one, rotate (Exaone4Attention, Cohere2Attention).
         hybrid = layout.global_nope and getattr(config, "sliding_window", None) is not None
         kinds = getattr(config, "layer_types", None) or [None] * len(projections.decoder(model).layers)
-        # GraniteSWA's blocks of rotary base 0 attend without rotary positions (NoPE)
+        # GraniteSWA's blocks of rotary base 0 attend without rotary positions (NoPE), and
+        # Cohere Compass's of a kind its rotary module holds no table for (untabled_kinds)
         bases = getattr(config, "layer_rope_theta", None) or [None] * len(kinds)
         self.blocks = nn.ModuleList(Block(layer, self.head_dim, (batch_size, cache_len, dtype),
                                           fuse, self.norm_style, residual,
                                           layout.qk_norm_whole,
                                           rotate=rotated and base != 0 and not (
-                                              hybrid and kind == "full_attention"),
+                                              hybrid and kind == "full_attention")
+                                          and kind not in self.untabled,
                                           pairwise_rotary=layout.pairwise_rotary,
                                           parallel=parallel_block(config),
                                           qk_norm_after_rotary=layout.qk_norm_after_rotary,
@@ -617,7 +632,7 @@ class StaticDecoder(nn.Module):
         # (none where no block rotates: OPT's)
         tables = {kind: (getattr(self, f"cos{_suffix(kind)}").index_select(0, pos).unsqueeze(1),
                          getattr(self, f"sin{_suffix(kind)}").index_select(0, pos).unsqueeze(1))
-                  if self.rotated else (None, None)
+                  if self.rotated and kind not in self.untabled else (None, None)
                   for kind in dict.fromkeys(self.rotary_kinds)}
         causal = self.positions.unsqueeze(0) <= pos.unsqueeze(1)  # [T, cache_len]
         masks = {None: causal}

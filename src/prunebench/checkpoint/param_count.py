@@ -1011,6 +1011,18 @@ FAMILIES: dict[str, Family] = {
                       parallel_block=True, norm_centred=True, pairwise_rotary=True,
                       paired_tables=True, rotate_float32=True, logit_scale_key="logit_scale",
                       global_nope=True),
+    # CohereCompassAttention / CohereCompassDecoderLayer (the language model of Cohere's
+    # North-Micro-Vision, `cohere_compass`): Cohere2's parallel block (one bias-free
+    # LayerNorm, windows on the blocks layer_types names sliding) rotating by
+    # rope_parameters' entry of the block's layer type (null: no rotation, as the published
+    # global blocks'; the compiled decoder rotates where the rotary module holds that kind's
+    # table; none at all refused: cohere_compass_unbuilt) with LLaMA's rotate_half in the
+    # model's dtype (Qwen3's apply_rotary_pos_emb; M-RoPE's three axes are one on text); logits
+    # times
+    # logit_scale where set (the class's default none: 1). 5.21 on (RELEASE_REASONS).
+    "cohere_compass_text": Family("CohereCompassForCausalLM", "CohereCompassTextConfig", None,
+                                  None, None, False, parallel_block=True, norm_centred=True,
+                                  logit_scale_key="logit_scale", min_transformers="5.21.0"),
     # Cohere2MoeAttention / Cohere2MoeDecoderLayer: Cohere2's parallel block (windows on the
     # blocks `layer_types` names sliding, only those rotating, in adjacent pairs, but for the
     # full-attention dense blocks where prefix_dense_sliding_window_pattern is 1), its one norm
@@ -3865,6 +3877,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                 "intermediate_size": 22528, "num_hidden_layers": 40, "num_attention_heads": 64,
                 "tie_word_embeddings": True, "max_position_embeddings": 8192,
                 "logit_scale": 0.0625, "sliding_window": 4096},
+    # CohereCompassTextConfig's: Cohere2's shape, no logit scale (1), every block global
+    # where config.json gives no layer_types.
+    "cohere_compass_text": {**_LLAMA_DEFAULTS, "vocab_size": 256000, "hidden_size": 8192,
+                            "intermediate_size": 22528, "num_hidden_layers": 40,
+                            "num_attention_heads": 64, "tie_word_embeddings": True,
+                            "max_position_embeddings": 8192, "logit_scale": None,
+                            "sliding_window": 4096},
     # Cohere2MoeConfig's: Cohere2's shape (head_dim 128 set apart, MHA where config.json gives
     # no KV heads, tied) with 8 experts of intermediate_size, 2 a token, no shared expert, no
     # dense block (config_from_dict derives the blocks' kinds), prefix_dense_intermediate_size
@@ -5838,7 +5857,8 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               zamba_unbuilt,
               doge_unbuilt, codegen_unbuilt,
               lara_mini_unbuilt, modernbert_decoder_unbuilt,
-              xlstm_unbuilt, inkling_unbuilt, zaya_unbuilt)
+              xlstm_unbuilt, inkling_unbuilt, zaya_unbuilt,
+              cohere_compass_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
@@ -6213,7 +6233,11 @@ RELEASE_REASONS = {"inkling_text": "5.17 to 5.22 route its experts in the model'
                    "5.17 knows deepseek_sparse_attention",
                    "bailing_hybrid": "5.20 to 5.24 have BailingHybridConfig but ignore its "
                    "SwiGLU limits, which the published checkpoints set, and 5.20 to 5.23 "
-                   "build no query rank"}
+                   "build no query rank",
+                   "cohere_compass_text": "5.17 to 5.20 have CohereCompassTextConfig but "
+                   "rotate by ERNIE-4.5-VL's reordered frequencies, ignoring the published "
+                   "mrope_interleaved, where 5.21 on rotates as Qwen3-VL's interleaved M-RoPE "
+                   "(on text, LLaMA's rotation): the same weights give other logits on the two"}
 
 
 def transformers_release_problem(model_type: str | None) -> str | None:
@@ -6427,6 +6451,36 @@ def cohere2_moe_unbuilt(values: dict[str, Any]) -> str | None:
                     f"can run it. Give one of {list(choices)}, as the checkpoint was trained "
                     "with, or re-download the model; a config.json edited by hand no longer "
                     "describes its model")
+    return None
+
+
+def cohere_compass_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a Cohere Compass text config transformers cannot build or run, with what to do;
+    None where it can (and for other families): a layer type of its blocks without an entry in
+    rope_parameters (CohereCompassRotaryEmbedding reads each kind's, an object or null for no
+    rotation: a KeyError when built; CohereCompassTextConfig's defaults, no layer_types and no
+    entries, are such a config), or sliding blocks with sliding_window null (a TypeError at
+    the first forward, in 5.21 and 5.25)."""
+    if values.get("model_type") != "cohere_compass_text":
+        return None
+    kinds = values.get("layer_types") or ["full_attention"] * values.get(
+        "num_hidden_layers", CONFIG_DEFAULTS["cohere_compass_text"]["num_hidden_layers"])
+    rope = values.get("rope_parameters")
+    missing = sorted(set(kinds) - set(rope if isinstance(rope, dict) else ()))
+    if missing:
+        return (f"gives no rope_parameters entry for its {' and '.join(missing)} blocks (a "
+                "Cohere Compass model rotates each kind of block by its own entry, an object, "
+                "or null for none: transformers cannot build it without one). Re-download the "
+                "model (North-Micro-Vision's config.json gives sliding_attention's object and "
+                "full_attention null), or give each layer type the rotation its blocks were "
+                "trained with; a config.json edited by hand no longer describes its model")
+    if "sliding_attention" in kinds and "sliding_window" in values \
+            and values["sliding_window"] is None:
+        return ("gives sliding_window=null for a Cohere Compass model with sliding_attention "
+                "blocks, which transformers masks by it (it stops at the first forward "
+                "without one): re-download the model, or give the window its blocks were "
+                "trained with (North-Micro-Vision's: 4096); a config.json edited by hand no "
+                "longer describes its model")
     return None
 
 

@@ -14,7 +14,8 @@ mixture of experts (`llama4_text`) beside a vision tower and a projector; Qwen3.
 Qwen3.5-MoE (`qwen3_5`, `qwen3_5_moe`) a Qwen3.5 language model (`qwen3_5_text`,
 `qwen3_5_moe_text`) beside a ViT and a multi-token-prediction layer; Gemma 4
 (`gemma4`, Gemma4ForConditionalGeneration) a Gemma 4 one (`gemma4_text`) beside a vision
-tower, an audio tower (E2B, E4B) and their embedders. Given text alone, such a model runs its language model and its LM head and
+tower, an audio tower (E2B, E4B) and their embedders; Cohere Compass (`cohere_compass`) a
+Cohere Compass one (`cohere_compass_text`) beside Qwen3-VL's ViT. Given text alone, such a model runs its language model and its LM head and
 nothing else: the same computation as the text family's causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
 position ids, time, height and width (M-RoPE); a text token's three ids are its one position,
 so on text the rotation is the text family's ordinary one with the same frequencies.)
@@ -216,6 +217,16 @@ WRAPPERS: dict[str, Wrapper] = {
                         tied_by_text=True, text_config_types={"qwen3_vl_text": "qwen3"},
                         multimodal_rope=True,
                         text_defaults=_QWEN3_VL_TEXT_DEFAULTS),
+    # Cohere Compass (CohereLabs/North-Micro-Vision-Instruct): Qwen3-VL's layout and ViT (its
+    # DeepStack features added to the first blocks' hidden states at image positions only)
+    # around a Cohere Compass language model, whose text config is its own family's
+    # (cohere_compass_text: its rotation by layer type kept, M-RoPE's sections too, as that
+    # class reads them; on text they rotate as one axis); logits times the text config's
+    # logit_scale in both classes. Tied as Qwen3-VL's.
+    "cohere_compass": Wrapper("CohereCompassForConditionalGeneration",
+                              "Cohere Compass (North-Micro-Vision)", ("cohere_compass_text",),
+                              _QWEN_VL_RENAMES, _QWEN_VL_LEFT_OUT, tied_by_default=False,
+                              tied_by_text=True),
     # Llama 4 Scout and Maverick (meta-llama/Llama-4-Scout-17B-16E(-Instruct),
     # -Maverick-17B-128E(-Instruct)): a Llama 4 mixture of experts beside a vision tower and
     # the projector of its features; given text alone, Llama4ForConditionalGeneration runs
