@@ -617,43 +617,62 @@ def published_state(model: nn.Module) -> dict[str, torch.Tensor]:
         ((published, held),) = LOADED_NAMES["gpt_neox_japanese"]
         state = {k[: -len(held)] + published if k.endswith(held) else k: v
                  for k, v in state.items()}
-    if others := tuple(zamba_shared_prefixes(model)[1:]):
-        # Zamba's shared block under its first hybrid block's names alone, as transformers
-        # saves it (and ties the other hybrid blocks to those when it loads)
+    prefixes, count = zamba_shared_prefixes(model), shared_block_count(model.config)
+    if others := tuple(prefixes[count:]):
+        # Zamba's shared block (Zamba2's blocks) under its first hybrid block's (blocks')
+        # names alone, as transformers saves them (and ties the other hybrid blocks to those
+        # when it loads)
         state = {k: v for k, v in state.items() if not k.startswith(others)}
     return state
 
 
+# The module in a Zamba hybrid block that holds the shared transformer block it runs
+SHARED_BLOCK_MODULES = {"zamba": "shared_transf", "zamba2": "shared_transformer"}
+
+
+def shared_block_count(config) -> int:
+    """How many shared transformer blocks a Zamba (one) or Zamba2 (num_mem_blocks) model's
+    hybrid blocks run, hybrid block j (in hybrid order) the j mod count-th."""
+    return config.num_mem_blocks if config.model_type == "zamba2" else 1
+
+
 def zamba_shared_prefixes(model: nn.Module) -> list[str]:
-    """The state-dict prefixes of the shared transformer block in a Zamba model's hybrid
-    blocks, in block order ("model.layers.3.shared_transf."); none in other families."""
-    if model.config.model_type != "zamba":
+    """The state-dict prefixes of the shared transformer block in a Zamba or Zamba2 model's
+    hybrid blocks, in block order ("model.layers.3.shared_transf."); none in other
+    families."""
+    if (name := SHARED_BLOCK_MODULES.get(model.config.model_type)) is None:
         return []
-    return [f"model.layers.{i}.shared_transf." for i, layer in enumerate(decoder(model).layers)
-            if hasattr(layer, "shared_transf")]
+    return [f"model.layers.{i}.{name}." for i, layer in enumerate(decoder(model).layers)
+            if hasattr(layer, name)]
 
 
 def share_zamba_block(model: nn.Module) -> None:
     """Hold Zamba's shared transformer block as one module, the first hybrid block's, in every
-    hybrid block: transformers ties the copies ZambaModel builds, one a hybrid block, parameter
-    by parameter (5.17 and 5.25, with tied embeddings: zamba_unbuilt refuses others), which a
-    load's assigned weights would untie; one module keeps them one (counted once, read once)."""
-    hybrid = [layer for layer in decoder(model).layers if hasattr(layer, "shared_transf")]
-    for layer in hybrid[1:]:
-        layer.shared_transf = hybrid[0].shared_transf
+    hybrid block (Zamba2's num_mem_blocks blocks: hybrid block j runs the j mod
+    num_mem_blocks-th hybrid block's): transformers ties the copies ZambaModel builds, one a
+    hybrid block, parameter by parameter (5.17 and 5.25, with tied embeddings: zamba_unbuilt
+    and zamba2_unbuilt refuse others), which a load's assigned weights would untie; one module
+    keeps them one (counted once, read once)."""
+    if (name := SHARED_BLOCK_MODULES.get(model.config.model_type)) is None:
+        return
+    hybrid, count = ([layer for layer in decoder(model).layers if hasattr(layer, name)],
+                     shared_block_count(model.config))
+    for j, layer in enumerate(hybrid[count:], start=count):
+        setattr(layer, name, getattr(hybrid[j % count], name))
 
 
 def _zamba_shared_state(model: nn.Module, state: dict[str, torch.Tensor]) -> dict:
-    """A Zamba checkpoint's shared block under every hybrid block's names: saved under the
-    first hybrid block's alone (transformers' save and prunebench's), whose weights transformers
-    ties the other hybrid blocks to when it loads (a copy saved under another's is replaced
-    so too)."""
-    first, *others = zamba_shared_prefixes(model) or [None]
-    if not others:
+    """A Zamba checkpoint's shared block (Zamba2's blocks) under every hybrid block's names:
+    saved under the first hybrid block's (the first num_mem_blocks') alone (transformers' save
+    and prunebench's), whose weights transformers ties the other hybrid blocks to when it loads
+    (a copy saved under another's is replaced so too)."""
+    prefixes, count = zamba_shared_prefixes(model), shared_block_count(model.config)
+    if len(prefixes) <= count:
         return state
-    shared = {k[len(first):]: v for k, v in state.items() if k.startswith(first)}
-    state = {k: v for k, v in state.items() if not k.startswith(tuple(others))}
-    return {**state, **{prefix + name: v for prefix in others for name, v in shared.items()}}
+    state = {k: v for k, v in state.items() if not k.startswith(tuple(prefixes[count:]))}
+    return {**state, **{prefix + k[len(prefixes[j % count]):]: v
+                        for j, prefix in enumerate(prefixes[count:], start=count)
+                        for k, v in state.items() if k.startswith(prefixes[j % count])}}
 
 
 def fold_dense_bias(model: nn.Module) -> None:
@@ -1712,6 +1731,15 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             "pruned checkpoint. Remove fewer blocks (a larger size)")
     if needed := sorted(drop & set(depth_kept_blocks(model.config))):
         # (refused before anything changes)
+        if model.config.model_type == "zamba2":
+            raise PrunebenchError(
+                f"removing blocks {sorted(drop)} would remove hybrid block(s) {needed} of this "
+                "Zamba2 model, whose hybrid blocks a depth prune keeps: hybrid block j (in "
+                "hybrid order) runs shared transformer block j mod num_mem_blocks and its own "
+                "adapters by j, so removing one would hand each later hybrid block another "
+                "shared block or adapter than it was trained with. Remove Mamba blocks only: "
+                "the depth methods never choose a hybrid block (methods.sizing."
+                "removable_blocks)")
         if family(model.config).one_mixer_blocks:
             raise PrunebenchError(
                 f"removing blocks {sorted(drop)} would remove block 0 of this Nemotron-H model, "
@@ -1814,6 +1842,16 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 module.layer_idx = new_idx
     if model.config.model_type == "zaya" and keep:
         _zaya_first_router(decoder(model).layers[0].mlp.gate)
+    if model.config.model_type == "zamba2":
+        # (each shared block looks a hybrid block's adapters up by the index Zamba2Model passes
+        # it, the block's: the kept hybrid blocks' new ones, in the same hybrid order)
+        hybrid = [i for i, layer in enumerate(decoder(model).layers)
+                  if hasattr(layer, "shared_transformer")]
+        for layer in decoder(model).layers:
+            if (shared := getattr(layer, "shared_transformer", None)) is not None:
+                shared.self_attn.layer_block_map = hybrid
+                shared.self_attn.layer_dic = shared.feed_forward.layer_dic = {
+                    idx: j for j, idx in enumerate(hybrid)}
     config = model.config
     if drop:
         # Written into config.json as `layer_shapes` is by width pruning: a depth-pruned copy

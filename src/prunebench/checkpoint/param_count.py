@@ -2123,6 +2123,16 @@ FAMILIES: dict[str, Family] = {
     # (`mamba_decoder`), which adds the linear's output to its input; final_layernorm; tied.
     "zamba": Family("ZambaForCausalLM", "ZambaConfig", False, False, None, False,
                     linear_attention=True),
+    # Zamba2Model: Zamba's layout with Mamba-2 mixers (Zamba2MambaMixer: Granite 4.0's, keyed
+    # mamba_* / n_mamba_heads / mamba_ngroups, in_proj and out_proj biased by add_bias_linear,
+    # the conv always), and num_mem_blocks shared transformer blocks (`shared_transformer`:
+    # hybrid block j, in hybrid order, runs block j mod num_mem_blocks; the MLP biased by
+    # add_bias_linear; rotary where use_mem_rope), each holding a LoRA adapter of every hybrid
+    # block that runs it (gate_up_proj's always; q/k/v's where use_shared_attention_adapter),
+    # counted with that hybrid block; a depth prune keeps every hybrid block
+    # (`depth_kept_blocks`, docs/families.md, Zamba2); tied.
+    "zamba2": Family("Zamba2ForCausalLM", "Zamba2Config", False, False, None, False,
+                     linear_attention=True),
     # BambaDecoderLayer: LLaMA's two RMSNorms (input_layernorm, pre_ff_layernorm) around the
     # token mixer `layers_block_type` names, a BambaAttention (`self_attn`: LLaMA's, biases on
     # all four by attention_bias, half of each head rotating: BambaConfig hard-codes
@@ -2493,6 +2503,8 @@ def linear_attention_params(config) -> int:
         return jamba_mamba_params(config)
     if getattr(config, "model_type", None) == "zamba":
         return zamba_mamba_params(config)
+    if getattr(config, "model_type", None) == "zamba2":
+        return mamba_params(config)
     if getattr(config, "model_type", None) == "kimi_linear":
         return kda_params(config)
     if getattr(config, "model_type", None) == "bailing_hybrid":
@@ -2524,7 +2536,7 @@ def linear_attention_state(config) -> tuple[int, int]:
     if family(config).griffin_blocks:
         return griffin_state(config)
     if (family(config).mamba_mixer or family(config).mamba_beside_attention
-            or family(config).mamba2_blocks):
+            or family(config).mamba2_blocks or getattr(config, "model_type", None) == "zamba2"):
         return mamba_state(config)
     if family(config).short_conv:
         return config.hidden_size * config.conv_L_cache, 0
@@ -2631,6 +2643,12 @@ def mamba_shape(config) -> MambaShape:
         state, bias = config.state_size, bool(config.use_bias)
         return MambaShape(inner, inner + 2 * groups * state, config.num_heads, config.head_dim,
                           state, config.conv_kernel, bool(config.use_conv_bias), bias, bias, True)
+    if getattr(config, "model_type", None) == "zamba2":
+        # (Zamba2MambaMixer: the conv biased whatever use_conv_bias says)
+        inner, heads = int(config.mamba_expand * config.hidden_size), config.n_mamba_heads
+        state, bias = config.mamba_d_state, bool(config.add_bias_linear)
+        return MambaShape(inner, inner + 2 * config.mamba_ngroups * state, heads, inner // heads,
+                          state, config.mamba_d_conv, True, bias, bias, True)
     if family(config).one_mixer_blocks:
         heads, head = config.mamba_num_heads, config.mamba_head_dim
         inner, groups, state = heads * head, config.n_groups, config.ssm_state_size
@@ -2809,6 +2827,46 @@ def zamba_block_params(config, shape: dict[str, Any]) -> int:
             + (d * d if shape["num_attention_heads"] else 0))
 
 
+def zamba2_hybrid_ids(config) -> list[int]:
+    """A Zamba2 model's hybrid blocks (layers_block_type "hybrid", Zamba2Config's
+    hybrid_layer_ids): hybrid block j runs shared block j mod num_mem_blocks and reads its
+    adapters by j, so each keeps its place in hybrid order (`depth_kept_blocks`)."""
+    return [i for i, kind in enumerate(config.layer_types) if kind == "hybrid"]
+
+
+def zamba2_shared_params(config) -> int:
+    """Parameters of Zamba2's shared transformer blocks (Zamba2AttentionDecoderLayer), the
+    first num_mem_blocks hybrid blocks' (fewer where the model has fewer hybrid blocks), which
+    the others' copies are tied to: counted once each, with the embeddings, as Zamba's one:
+    input_layernorm over 2 x hidden, q/k/v_proj from it (heads and KV heads of head_dim,
+    2 x hidden / heads), o_proj (-> hidden), pre_ff_layernorm and gate_up_proj / down_proj
+    of intermediate_size (biased by add_bias_linear); not the adapters
+    (`zamba2_adapter_params`)."""
+    a, d, hd = 2 * config.hidden_size, config.hidden_size, head_dim(config)
+    q, kv, inter = config.num_attention_heads * hd, kv_heads(config) * hd, config.intermediate_size
+    mlp = 3 * d * inter + (2 * inter + d if config.add_bias_linear else 0)
+    blocks = min(config.num_mem_blocks, len(zamba2_hybrid_ids(config)))
+    return blocks * (a + a * (q + 2 * kv) + q * d + d + mlp)
+
+
+def zamba2_adapter_params(config) -> int:
+    """Parameters of one Zamba2 hybrid block's adapters, held in the shared block it runs: a
+    rank-adapter_rank LoRA on gate_up_proj (hidden -> 2 x intermediate_size) always, and on
+    q / k / v_proj (2 x hidden -> 2 x hidden each) where use_shared_attention_adapter is set."""
+    r, d = config.adapter_rank, config.hidden_size
+    attention = 3 * 2 * (2 * d * r) if config.use_shared_attention_adapter else 0
+    return r * (d + 2 * config.intermediate_size) + attention
+
+
+def zamba2_block_params(config, shape: dict[str, Any]) -> int:
+    """Parameters of one Zamba2 block of `shape`: a Mamba block's norm and Mamba-2 mixer, and
+    in a hybrid block (one with heads) its own linear (hidden -> hidden, no bias) and its
+    adapters (`zamba2_adapter_params`)."""
+    d = config.hidden_size
+    return (norm_params(config) + mamba_params(config)
+            + (d * d + zamba2_adapter_params(config) if shape["num_attention_heads"] else 0))
+
+
 def mamba1_state(config) -> tuple[int, int]:
     """The values one sequence's state holds in a Mamba-1 block, whatever its length: (the conv
     state, the last conv_kernel inputs of each inner channel; the SSM state, state_size values
@@ -2926,7 +2984,7 @@ def state_blocks(config) -> list[bool]:
     and every Mamba-1 or Mamba-2 block of a pure Mamba stack (`Family.mamba_stack`)."""
     if (family(config).mamba_beside_attention or family(config).mamba_stack
             or family(config).mlstm_blocks  # (xLSTM's: an mLSTM state in every block)
-            or getattr(config, "model_type", None) == "zamba"):  # (a hybrid's Mamba too)
+            or getattr(config, "model_type", None) in ("zamba", "zamba2")):  # (a hybrid's too)
         return [True] * config.num_hidden_layers
     return linear_attention_blocks(config)
 
@@ -3120,9 +3178,12 @@ def depth_kept_blocks(config) -> list[int]:
     without an attention norm, by index: a block left first would lose its trained norm); a
     Kolibri-1.1 model's blocks whose keys and values or candidate pool another block reads
     (`kolibri1_1_sources`: removed, those blocks would read a missing entry or another
-    block's)."""
+    block's); a Zamba2 model's hybrid blocks (`zamba2_hybrid_ids`: removing one would hand
+    each later hybrid block another shared block and adapter)."""
     if family(config).one_mixer_blocks or family(config).first_attention_unnormed:
         return [0]
+    if getattr(config, "model_type", None) == "zamba2":
+        return zamba2_hybrid_ids(config)
     if "shared" in (getattr(config, "indexer_types", None) or ()):
         return [0]
     if reads := kolibri1_1_sources(config):
@@ -3606,6 +3667,16 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
             "prunebench's width surgery, sublayer removal and compiled decoder do not handle. "
             "Prune it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
             "depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the hf backend")
+    if getattr(config, "model_type", None) == "zamba2":
+        raise FamilyUnsupported(
+            f"{what} does not support this {config.model_type!r} model "
+            f"({family(config).model_class}): its blocks hold Mamba-2 mixers, and its hybrid "
+            "blocks run num_mem_blocks shared transformer blocks (shared_transformer) over the "
+            "hidden state and the embeddings concatenated, through LoRA adapters of their own, "
+            "which prunebench's width surgery, sublayer removal and compiled decoder do not "
+            "handle. Prune it with a depth method that removes whole blocks (depth_ppl, "
+            "depth_taylor, depth_mag, depth_angular, sleb, shortgpt; its Mamba blocks) and "
+            "benchmark it with the hf or hf_static backend")
     if getattr(config, "model_type", None) == "zamba":
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -4646,6 +4717,15 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
               "mamba_d_state": 16, "mamba_d_conv": 4, "mamba_expand": 2, "mamba_dt_rank": "auto",
               "mamba_conv_bias": True, "mamba_proj_bias": False, "layer_types": None,
               "tie_word_embeddings": True},
+    # Zamba2Config's (Zamba2-2.7B's shape; layer_types None: derived by config_from_dict)
+    "zamba2": {**_LLAMA_DEFAULTS, "vocab_size": 32000, "hidden_size": 2560,
+               "intermediate_size": None, "num_hidden_layers": 54, "num_attention_heads": 32,
+               "num_key_value_heads": None, "head_dim": None, "attention_hidden_size": None,
+               "hidden_act": "gelu", "rms_norm_eps": 1e-5, "max_position_embeddings": 4096,
+               "mamba_d_state": 64, "mamba_d_conv": 4, "mamba_expand": 2, "mamba_ngroups": 1,
+               "n_mamba_heads": 8, "add_bias_linear": False, "num_mem_blocks": 1,
+               "use_shared_attention_adapter": False, "adapter_rank": 128,
+               "use_mem_rope": False, "layer_types": None, "tie_word_embeddings": True},
     # Mamba2Config's defaults (no attention, no position limit)
     # RecurrentGemmaConfig's (no position limit: local attention, rotary positions)
     "recurrent_gemma": {**_LLAMA_DEFAULTS, "vocab_size": 256000, "hidden_size": 2560,
@@ -5022,6 +5102,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["layer_types"] = bamba_layer_types(values)
     if values.get("model_type") == "zamba":
         values = zamba_values(values)
+    if values.get("model_type") == "zamba2":
+        values = zamba2_values(values)
     if values.get("model_type") == "jamba":
         # JambaConfig's layers_block_type, read as its layer_types
         period, offset = values["attn_layer_period"], values["attn_layer_offset"]
@@ -5277,7 +5359,10 @@ PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn
 # from which Lfm2Config derives its layer_types where a config gives none).
 # (Inkling's local_layer_ids: its windowed blocks, from which InklingTextConfig derives
 # layer_types where a config.json gives none)
-ATTENTION_INDEX_KEYS = ("attn_layer_indices", "full_attn_idxs", "local_layer_ids")
+ATTENTION_INDEX_KEYS = ("attn_layer_indices", "full_attn_idxs", "local_layer_ids",
+                        # (Zamba2's hybrid blocks: Zamba2Config sets a saved list over the one it
+                        # derives from layers_block_type, so the kept blocks' new indices)
+                        "hybrid_layer_ids")
 
 
 def kept_block_lists(config, keep: list[int]) -> dict[str, Any]:
@@ -5390,6 +5475,8 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     # (ZambaConfig's attribute_map)
                     "zamba": {"layers_block_type": "layer_types",
                               "attention_head_dim": "head_dim"},
+                    "zamba2": {"layers_block_type": "layer_types",
+                               "attention_head_dim": "head_dim"},
                     # (RecurrentGemmaConfig's attribute_map)
                     "recurrent_gemma": {"attention_window_size": "sliding_window"},
                     # (ErgoConfig's attribute_map: its published configs' window key)
@@ -5855,6 +5942,7 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               recurrent_gemma_unbuilt,
               dots3_unbuilt,
               zamba_unbuilt,
+              zamba2_unbuilt,
               doge_unbuilt, codegen_unbuilt,
               lara_mini_unbuilt, modernbert_decoder_unbuilt,
               xlstm_unbuilt, inkling_unbuilt, zaya_unbuilt,
@@ -5923,6 +6011,100 @@ def zamba_values(values: dict[str, Any]) -> dict[str, Any]:
     values["layer_types"] = ["linear_attention" if kind == "mamba" else kind
                              for kind in zamba_block_kinds(values)]
     return values
+
+
+# Zamba2Config's kinds where a config.json gives no layers_block_type (5.17 and 5.25): 54
+# blocks, a Mamba-2 one, seven runs of five Mamba-2 blocks and a hybrid one, then 4 Mamba-2, a
+# hybrid, 3 Mamba-2, a hybrid and 2 Mamba-2 (Zamba2-2.7B's)
+ZAMBA2_DEFAULT_KINDS = (["mamba"] + (["mamba"] * 5 + ["hybrid"]) * 7 + ["mamba"] * 4
+                        + ["hybrid"] + ["mamba"] * 3 + ["hybrid"] + ["mamba"] * 2)
+
+
+def zamba2_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A Zamba2 config.json's values as Zamba2Config's __post_init__ reads them (5.17 and
+    5.25): intermediate_size 4 x hidden where null, attention_hidden_size 2 x hidden and
+    head_dim (attention_head_dim) 2 x hidden / heads where config.json gives none (a saved value
+    is set over the derived one), the blocks' kinds layers_block_type's ("mamba" read as
+    "linear_attention") or ZAMBA2_DEFAULT_KINDS."""
+    values = dict(values)
+    d, heads = values["hidden_size"], values["num_attention_heads"]
+    values["intermediate_size"] = values.get("intermediate_size") or 4 * d
+    values["attention_hidden_size"] = values.get("attention_hidden_size") or 2 * d
+    values["head_dim"] = values.get("head_dim") or 2 * d // heads
+    kinds = values.get("layer_types")
+    values["layer_types"] = ["linear_attention" if kind == "mamba" else kind
+                             for kind in (ZAMBA2_DEFAULT_KINDS if kinds is None else kinds)]
+    return values
+
+
+def zamba2_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a Zamba2 config.json transformers builds otherwise or not at all (5.17 and
+    5.25), with what to do; None where it builds what it says (and for other families): a block
+    kind other than "mamba" ("linear_attention") / "hybrid" (Zamba2Model builds a Mamba-2 block
+    for any kind but "hybrid"), kinds of another number than num_hidden_layers, no hybrid block
+    (Zamba2Model's masks then find no attention cache: it stops), untied embeddings
+    (Zamba2Model then ties no hybrid block's copy of a shared block: each would run weights of
+    its own, which no checkpoint holds), a saved hybrid_layer_ids, mamba_headdim,
+    attention_hidden_size or attention_head_dim other than Zamba2Config derives (the saved
+    value is set over the derived one: the adapters would be looked up by other blocks, or
+    the Mamba-2 heads and the shared attention shaped otherwise), mamba_expand x hidden_size
+    in no whole n_mamba_heads heads, or attention adapters on heads whose q / k / v widths
+    are not 2 x hidden_size (transformers' attention stops adding them)."""
+    if values.get("model_type") != "zamba2":
+        return None
+    read = {**CONFIG_DEFAULTS["zamba2"], **without_null_shapes(with_llama_keys(values))}
+    kinds, n = read["layer_types"], read["num_hidden_layers"]
+    if kinds is not None and (not isinstance(kinds, (list, tuple)) or any(
+            kind not in ("mamba", "linear_attention", "hybrid") for kind in kinds)):
+        return (f"gives layers_block_type={kinds!r} for a Zamba2 model, whose Zamba2Model "
+                "builds a hybrid block for \"hybrid\" and a Mamba-2 block for any other entry: "
+                "give each block \"mamba\" or \"hybrid\"")
+    said = ("layers_block_type" if kinds is not None else "no layers_block_type (Zamba2Config "
+            "then gives 54 blocks' kinds, Zamba2-2.7B's)")
+    kinds = list(ZAMBA2_DEFAULT_KINDS if kinds is None else kinds)
+    if len(kinds) != n:
+        return (f"gives {said}: {len(kinds)} block kinds for a Zamba2 model of "
+                f"num_hidden_layers={n}: Zamba2Model builds one block a kind, so the model "
+                "would not be of the depth the config says. Give layers_block_type one entry a "
+                "block")
+    if "hybrid" not in kinds:
+        return (f"gives {said}: no \"hybrid\" block for a Zamba2 model: transformers' "
+                "Zamba2Model sizes its masks by a hybrid block's attention cache and stops "
+                "without one. Give it a hybrid block")
+    if not read["tie_word_embeddings"]:
+        return ("gives tie_word_embeddings false for a Zamba2 model: transformers' Zamba2Model "
+                "(5.17 and 5.25) then ties neither the head nor its hybrid blocks' copies of "
+                "the shared transformer blocks, so each hybrid block past the first "
+                "num_mem_blocks runs a block of its own weights, which its checkpoint does not "
+                "hold. Set it true (Zamba2Config's default) or leave it out")
+    d, heads, mamba_heads = read["hidden_size"], read["num_attention_heads"], read["n_mamba_heads"]
+    inner = read["mamba_expand"] * d
+    if _positive_whole(mamba_heads) and inner % mamba_heads:
+        return (f"gives mamba_expand x hidden_size = {inner} channels for a Zamba2 model of "
+                f"n_mamba_heads={mamba_heads}: its Mamba-2 heads split the channels evenly. "
+                "Give a head count that divides them")
+    kv = read["num_key_value_heads"] or heads
+    if read["use_shared_attention_adapter"] and _positive_whole(heads) and (
+            2 * d % heads or kv != heads):
+        return (f"gives use_shared_attention_adapter true for a Zamba2 model of "
+                f"num_attention_heads={heads} and num_key_value_heads={kv} over 2 x hidden_size "
+                f"= {2 * d}: each q / k / v adapter returns 2 x hidden_size values, which "
+                "transformers adds to q_proj's, k_proj's and v_proj's outputs (heads x "
+                "2 x hidden_size / heads each), so its attention stops unless the heads divide "
+                "2 x hidden_size and there are as many KV heads as heads. Give such heads, or "
+                "set use_shared_attention_adapter false")
+    derived = {"hybrid_layer_ids": [i for i, kind in enumerate(kinds) if kind == "hybrid"],
+               "attention_hidden_size": 2 * d,
+               "attention_head_dim": 2 * d // heads if _positive_whole(heads) else None,
+               "mamba_headdim": int(inner) // mamba_heads if _positive_whole(mamba_heads)
+               else None}
+    for key, value in derived.items():
+        if values.get(key) is not None and value is not None and values[key] != value:
+            return (f"gives {key}={values[key]!r} for a Zamba2 model whose Zamba2Config derives "
+                    f"{value!r} from its other values: transformers sets the saved value over "
+                    "the derived one, so the model would not be the one the other values say "
+                    f"(a config.json edited by hand?). Leave {key} out, or give {value!r}")
+    return None
 
 
 def zamba_block_kinds(values: dict[str, Any]) -> list[str]:
@@ -7766,7 +7948,7 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
         return one_mixer_block_shapes(config)  # Nemotron-H (never width-pruned)
     if shapes is None and family(config).griffin_blocks:
         return griffin_shapes(config)  # RecurrentGemma (never width-pruned)
-    if shapes is None and getattr(config, "model_type", None) == "zamba":
+    if shapes is None and getattr(config, "model_type", None) in ("zamba", "zamba2"):
         return zamba_shapes(config)  # (never width-pruned)
     if shapes is None and family(config).mamba_stack:
         # Mamba's and Mamba-2's blocks: no heads (no KV cache), no MLP (never width-pruned)
@@ -7945,6 +8127,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         return zamba_block_params(config, shape)
     if getattr(config, "model_type", None) == "inkling_text":
         return inkling_block_params(config, shape)
+    if getattr(config, "model_type", None) == "zamba2":
+        return zamba2_block_params(config, shape)
     if family(config).mamba2_blocks:
         return norm_params(config) + mamba_params(config)  # Mamba2Block: norm, mixer
     d, hd = config.hidden_size, head_dim(config)
@@ -8117,7 +8301,7 @@ def lm_head_rows(config) -> int:
 def non_block_param_count(config: LlamaConfig) -> int:
     """Embeddings, final norm and LM head (PhiMoE's with its bias; Gemma 4's per-layer
     inputs; OPT's learned position table, and its final norm only where the config keeps it;
-    BLOOM's norm of the embeddings; Zamba's shared transformer block; HY-V4's hc_head)."""
+    BLOOM's norm of the embeddings; Zamba's shared transformer block, Zamba2's; HY-V4's hc_head)."""
     f = family(config)
     emb = config.vocab_size * config.hidden_size
     # tied: the head is the embedding
@@ -8133,6 +8317,8 @@ def non_block_param_count(config: LlamaConfig) -> int:
               and any(zamba_hybrid_blocks(config)) else 0)
     # (ZAYA's scale and bias of the embeddings: input_hidden_states_scale / _bias)
     final += 2 * config.hidden_size if getattr(config, "model_type", None) == "zaya" else 0
+    if getattr(config, "model_type", None) == "zamba2":  # (its num_mem_blocks of them)
+        shared += zamba2_shared_params(config)
     return (emb + head + final + positions + lm_head_bias_params(config)
             + per_layer_input_params(config) + shared + hyper_head_params(config))
 

@@ -58,7 +58,7 @@ def require_calibration(method: str, calibration: torch.Tensor | None) -> torch.
 @contextlib.contextmanager
 def without_blocks(model, blocks: set[int]):
     """Temporarily run the model without some blocks (weights untouched, restored on exit)."""
-    if family(model.config).per_layer_blocks:
+    if family(model.config).per_layer_blocks or model.config.model_type == "zamba2":
         with _passed_through(model, blocks):
             yield model
         return
@@ -94,11 +94,16 @@ def _passed_through(model, blocks: set[int]):
     place, so that every other block keeps its index, by which the model hands it its per-layer
     input (its slice of the packed per-layer embedding), its mask and its keys' source: the
     same forward as the model with those blocks removed (modeling.remove_blocks). A block whose
-    keys and values a kept block reuses cannot be left out (depth_kept_blocks)."""
+    keys and values a kept block reuses cannot be left out (depth_kept_blocks). A Zamba2
+    model's likewise: its shared blocks look each hybrid block's adapters up by the index the
+    model hands it (which remove_blocks renumbers, with them); its hybrid blocks cannot be left
+    out (depth_kept_blocks)."""
     needed = sorted(set(blocks) & set(depth_kept_blocks(model.config)))
     if needed:
-        raise PrunebenchError(f"blocks {needed} of this Gemma 4 model cannot be left out (its "
-                              "last block, or blocks whose keys and values later blocks reuse)")
+        raise PrunebenchError(
+            f"blocks {needed} of this {family(model.config).model_class} model cannot be left "
+            "out (depth_kept_blocks: Gemma 4's last block, or blocks whose keys and values "
+            "later blocks reuse; Zamba2's hybrid blocks)")
     layers = decoder(model).layers
     set_layers(model, nn.ModuleList(PassThrough() if i in blocks else layer
                                     for i, layer in enumerate(layers)))

@@ -794,7 +794,8 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                          if family(known).mamba1_blocks
                          or known.model_type == "zamba" else "Mamba-2"
                          if family(known).mamba_mixer or family(known).mamba_beside_attention
-                         or family(known).mamba2_blocks else "Gated DeltaNet")
+                         or family(known).mamba2_blocks
+                         or known.model_type == "zamba2" else "Gated DeltaNet")
                 problems.append(
                     f"models.{model} ({known.model_type}) has blocks of another token mixer "
                     f"than softmax attention ({mixer}), which the compiled backend does not "
