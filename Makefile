@@ -137,7 +137,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_mamba2.py \
 	tests/test_xlstm.py \
 	tests/test_recurrent_gemma.py \
-	tests/test_zamba.py \
+	tests/test_zamba.py tests/test_zamba2.py \
 	tests/test_exaone_internlm3.py \
 	tests/test_apertus1p5.py \
 	tests/test_iquestcoder_gpt_sw3.py

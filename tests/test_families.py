@@ -77,7 +77,7 @@ from transformers import Llama4TextConfig
 from transformers import Lfm2Config, Lfm2MoeConfig
 from transformers import OlmoHybridConfig
 from transformers import RecurrentGemmaConfig
-from transformers import ZambaConfig
+from transformers import ZambaConfig, Zamba2Config
 from transformers import KimiLinearConfig
 from transformers import MiniMaxConfig
 from transformers import Qwen3NextConfig
@@ -1219,6 +1219,18 @@ FAMILIES = {
     "zamba": lambda: ZambaConfig(
         **SMALL, layers_block_type=["mamba", "hybrid"] * 2, n_mamba_heads=2, mamba_d_state=8,
         mamba_d_conv=3, mamba_proj_bias=True, tie_word_embeddings=True, initializer_range=0.2),
+    # Zamba2: Mamba-2 blocks (4 heads of 64 channels, 8 states, 3 taps: 4 x hidden, so that a
+    # Mamba block is a fifth of the model) 1:1 with hybrid ones, which run two shared
+    # transformer blocks in turn (4 heads of 32 over the hidden state and the embeddings, 128
+    # wide, rotary; the MLP 32 wide), each hybrid block through LoRA adapters of rank 8 of its
+    # own on q / k / v and gate_up (as many KV heads as heads: the attention adapters need
+    # them); the projections biased (off as published), tied (as published), std 0.2.
+    "zamba2": lambda: Zamba2Config(
+        **{**SMALL, "num_key_value_heads": 4, "intermediate_size": 32},
+        layers_block_type=["mamba", "hybrid"] * 2, mamba_expand=4, n_mamba_heads=4,
+        mamba_d_state=8, mamba_d_conv=3, num_mem_blocks=2, adapter_rank=8,
+        use_shared_attention_adapter=True, use_mem_rope=True, add_bias_linear=True,
+        tie_word_embeddings=True, initializer_range=0.2),
     # Kimi Linear: Kimi Delta Attention blocks (4 heads of 8, 3 taps) 1:1 with latent
     # attention blocks (DeepSeek's MLA without a query rank, unrotated), block 0's MLP dense,
     # then a sigmoid router choosing 2 of 4 experts and a shared expert; untied, std 0.1.
@@ -1313,7 +1325,8 @@ HYBRID = {"bamba", "falcon_h1",
           "lfm3",  # (LFM3's likewise, windowed attention too)
           "olmo_hybrid",  # (OLMo Hybrid's Gated DeltaNet and attention, likewise)
           "recurrent_gemma",  # (RecurrentGemma's RG-LRU and local attention, likewise)
-          "zamba"}  # (Zamba's Mamba blocks and hybrid ones of one shared transformer block)
+          "zamba",  # (Zamba's Mamba blocks and hybrid ones of one shared transformer block)
+          "zamba2"}  # (Zamba2's likewise, of Mamba-2 blocks and num_mem_blocks shared ones)
 DEPTH_ONLY = MOE | ONE_MIXER | HYBRID | LATENT | OWN_BLOCKS
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 
@@ -1404,7 +1417,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "lfm3": "Lfm3ForCausalLM",
            "olmo_hybrid": "OlmoHybridForCausalLM",
            "recurrent_gemma": "RecurrentGemmaForCausalLM",
-           "zamba": "ZambaForCausalLM",
+           "zamba": "ZambaForCausalLM", "zamba2": "Zamba2ForCausalLM",
            "kimi_linear": "KimiLinearForCausalLM",
            "bailing_hybrid": "BailingHybridForCausalLM",
            "lara_mini": "LaraMiniForCausalLM",

@@ -1,0 +1,265 @@
+"""Zamba2 (zamba2, Zamba2ForCausalLM; Zyphra's Zamba2-1.2B / 2.7B / 7B): Mamba-2 blocks and
+hybrid blocks, hybrid block j (in hybrid order) running shared transformer block j mod
+num_mem_blocks (attention and a gated MLP over the hidden state concatenated with the
+embeddings), through LoRA adapters of its own that the shared block holds and looks up by the
+index the model hands it, then its own linear and Mamba-2 block. transformers (5.17 and 5.25)
+builds a copy of a shared block in every hybrid block and ties the copies to the first
+num_mem_blocks hybrid blocks', saving those alone. Exact counts (each shared block once, each
+hybrid block's adapters with it: against transformers' model, config.json's values alone and
+by hand); depth pruning of Mamba blocks equal to transformers' model of the kept blocks, its
+hybrid_layer_ids renumbered (transformers sets a saved one over the one it derives), saved
+under the new first hybrid blocks' names and reloaded by prunebench and transformers; the
+depth criteria's scoring without a block equal to its removal; hybrid blocks kept (removing
+one hands later hybrid blocks other shared blocks and adapters: refused before anything
+changes and when planned); the hf and hf_static backends' tokens equal transformers'
+generate; config.json values transformers builds otherwise or not at all refused; width
+methods, surgery, the compiled decoder refused. tests/test_families.py runs the shared
+per-family tests on it too."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import pytest
+import torch
+from safetensors import safe_open
+from transformers import Zamba2Config, Zamba2ForCausalLM
+
+from prunebench import PrunebenchError
+from prunebench.checkpoint.param_count import (block_param_count, config_from_dict,
+                                               count_params, layer_shapes, unreproduced_layout)
+from prunebench.methods.depth import without_blocks
+from prunebench.methods.sizing import plan_blocks
+from prunebench.modeling import load_model, remove_blocks, save_model
+from test_deepseek import ids, logits, numel, random_model
+from test_families import VOCAB, in_allocated_memory
+from test_granitemoehybrid import check_width_and_compiled_refused
+from test_qwen3_next import check_a_depth_pruned_reload_decodes_as_transformers
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+KINDS = ["mamba", "hybrid", "mamba", "hybrid", "hybrid", "mamba"]
+
+
+def small(**over) -> Zamba2Config:
+    """Six blocks, hybrid at 1, 3 and 4, running shared blocks 0, 1, 0 (num_mem_blocks 2);
+    hidden 16, the shared attention 4 heads of 8 over 32 (as many KV heads: the attention
+    adapters need them), rotary, its MLP 24 wide; adapters of rank 4 on q / k / v and gate_up;
+    2 Mamba-2 heads of 16 channels, 4 states, 3 taps; tied (as published)."""
+    values = dict(vocab_size=VOCAB, hidden_size=16, intermediate_size=24, num_hidden_layers=6,
+                  num_attention_heads=4, num_key_value_heads=4, n_mamba_heads=2,
+                  mamba_d_state=4, mamba_d_conv=3, num_mem_blocks=2, adapter_rank=4,
+                  use_shared_attention_adapter=True, use_mem_rope=True,
+                  layers_block_type=KINDS, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    values.update(over)
+    return Zamba2Config(**values)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return random_model(small())
+
+
+def hybrid_layers(model) -> list:
+    return [layer for layer in model.model.layers if hasattr(layer, "shared_transformer")]
+
+
+# --------------------------------------------------------------------------- counts
+
+@pytest.mark.parametrize("over", [
+    {}, {"add_bias_linear": True, "num_mem_blocks": 1, "use_shared_attention_adapter": False,
+         "num_key_value_heads": 2},
+    {"num_mem_blocks": 4, "mamba_ngroups": 2}])  # (more shared blocks than hybrid ones)
+def test_counts_equal_transformers_parameters_each_shared_block_once(over):
+    """transformers' own model ties hybrid block j's copy to hybrid block j mod
+    num_mem_blocks's (one parameter each): model.parameters() counts each shared block once, as
+    the closed form and config_from_dict of the config.json values do."""
+    config = small(**over)
+    theirs = Zamba2ForCausalLM(config)
+    first, second, third = (layer.shared_transformer.self_attn.q_proj.weight
+                            for layer in hybrid_layers(theirs))
+    assert (second is first) == (config.num_mem_blocks == 1)
+    assert (third is first) == (config.num_mem_blocks <= 2)
+    assert numel(theirs) == count_params(config)
+    values = json.loads(config.to_json_string())
+    assert count_params(config_from_dict(values)) == count_params(config)
+
+
+def test_the_count_is_the_sum_of_each_part_by_hand():
+    d, inner, state, heads, r, mlp = 16, 32, 4, 2, 4, 24
+    channels = inner + 2 * state  # the conv's: x, B and C
+    mixer = (d * (inner + channels + heads) + channels * 3 + channels  # in_proj, the conv
+             + 3 * heads + inner + inner * d)  # dt_bias, A_log, D, the gated norm, out_proj
+    shared = (2 * d + 2 * d * 3 * 2 * d + 2 * d * d  # input_layernorm, q / k / v, o_proj
+              + d + 3 * d * mlp)  # pre_ff_layernorm, gate_up and down
+    adapters = r * (d + 2 * mlp) + 3 * 2 * (2 * d * r)  # gate_up's; q / k / v's
+    blocks = 6 * (d + mixer) + 3 * (d * d + adapters)  # the hybrids' linear and adapters
+    assert count_params(small()) == VOCAB * d + d + 2 * shared + blocks
+
+
+# --------------------------------------------------------------------------- depth pruning
+
+def kept_blocks_model(model, keep: list[int]) -> Zamba2ForCausalLM:
+    """transformers' own model of `model`'s blocks `keep` (renumbered), each of its kind, built
+    from the pruned config (Zamba2Config deriving hybrid_layer_ids) and loaded by name (every
+    hybrid block's copy of its shared block under its own names: the same tensors)."""
+    values = {**json.loads(model.config.to_json_string()),
+              "layers_block_type": [model.config.layers_block_type[i] for i in keep],
+              "num_hidden_layers": len(keep)}
+    del values["hybrid_layer_ids"]
+    kept = Zamba2ForCausalLM(Zamba2Config(**values)).eval()
+    state = {f"model.layers.{new}.{name[len(f'model.layers.{old}.'):]}": tensor
+             for name, tensor in model.state_dict().items() for new, old in enumerate(keep)
+             if name.startswith(f"model.layers.{old}.")}
+    state.update({name: tensor for name, tensor in model.state_dict().items()
+                  if not name.startswith("model.layers.")})
+    missing, unexpected = kept.load_state_dict(state, strict=False)
+    assert not missing and not unexpected
+    return kept
+
+
+@pytest.mark.parametrize("drop", [[0, 2], [5]])
+def test_depth_pruning_gives_transformers_model_of_the_kept_blocks(model, drop, tmp_path):
+    """Mamba blocks removed (block 0: every hybrid block's index shifts): the pruned model, and
+    its save reloaded by prunebench and by transformers, compute the logits of transformers'
+    model of the kept blocks; config.json's hybrid_layer_ids are the kept hybrid blocks' new
+    indices (a stale list, which transformers would set over the one it derives, hands the
+    adapters other blocks' indices: its model stops), the shared blocks saved under the first
+    two kept hybrid blocks' names alone."""
+    model = copy.deepcopy(model)
+    keep = [i for i in range(6) if i not in drop]
+    hybrid = [new for new, old in enumerate(keep) if KINDS[old] == "hybrid"]
+    expected = logits(kept_blocks_model(model, keep), ids())
+    remove_blocks(model, drop)
+    assert model.config.hybrid_layer_ids == hybrid
+    assert numel(model) == count_params(model.config)
+    assert torch.equal(logits(model, ids()), expected)
+    save_model(model, None, tmp_path / "pruned")
+    with safe_open(tmp_path / "pruned" / "model.safetensors", "pt") as fh:
+        shared = {int(name.split(".")[2]) for name in fh.keys()
+                  if ".shared_transformer." in name}
+    assert shared == set(hybrid[:2])
+    saved = json.loads((tmp_path / "pruned" / "config.json").read_text())
+    assert saved["hybrid_layer_ids"] == hybrid
+    assert torch.equal(logits(load_model(tmp_path / "pruned"), ids()), expected)
+    theirs = in_allocated_memory(Zamba2ForCausalLM.from_pretrained(
+        tmp_path / "pruned", dtype=torch.float32)).eval()
+    assert torch.equal(logits(theirs, ids()), expected)
+    if drop == [0, 2]:  # (the quirk: the dense model's list left in config.json)
+        stale = Zamba2Config(**{**saved, "hybrid_layer_ids": [1, 3, 4]})
+        assert stale.hybrid_layer_ids == [1, 3, 4]
+        with pytest.raises(KeyError):
+            logits(Zamba2ForCausalLM(stale), ids())
+
+
+def test_the_loaded_shared_blocks_are_one_module_each(model, tmp_path):
+    """prunebench's save (the shared blocks under the first two hybrid blocks' names alone)
+    loads into one module per shared block, hybrid block j holding block j mod 2's, counted
+    once, computing the saved model's logits."""
+    save_model(model, None, tmp_path / "whole")
+    loaded = load_model(tmp_path / "whole")
+    first, second, third = (layer.shared_transformer for layer in hybrid_layers(loaded))
+    assert third is first and second is not first
+    assert numel(loaded) == count_params(loaded.config)
+    assert torch.equal(logits(loaded, ids()), logits(model, ids()))
+
+
+def test_scoring_without_a_block_is_its_removal(model):
+    """The depth criteria's forward without block 0 (each later block keeping its index, by
+    which the shared blocks look up the hybrid blocks' adapters) computes the pruned model's
+    logits; left out of the list, as for other families, the shared blocks would look up
+    indices no hybrid block has."""
+    with without_blocks(model, {0}):
+        scored = logits(model, ids())
+    assert torch.equal(scored, logits(remove_blocks(copy.deepcopy(model), [0]), ids()))
+
+
+def test_removing_a_hybrid_block_is_refused_before_anything_changes_and_when_planned(model):
+    """Hybrid block 3 (the second) removed would hand hybrid block 4 shared block 1 and adapter
+    slot 1 where it was trained with block 0 and slot 2: transformers' model of the kept
+    blocks has no place for its weights (below). Refused before the model changes; the plans
+    never count a hybrid block removable (a target only they would reach refused)."""
+    pruned = copy.deepcopy(model)
+    with pytest.raises(PrunebenchError, match=r"removing blocks \[3\] would remove hybrid "
+                                              r"block\(s\) \[3\] of this Zamba2 model"):
+        remove_blocks(pruned, [3])
+    assert pruned.config.num_hidden_layers == 6
+    assert torch.equal(logits(pruned, ids()), logits(model, ids()))
+    values = {**json.loads(model.config.to_json_string()), "num_hidden_layers": 5,
+              "layers_block_type": [k for i, k in enumerate(KINDS) if i != 3]}
+    del values["hybrid_layer_ids"]
+    theirs = Zamba2ForCausalLM(Zamba2Config(**values))
+    moved = {name.replace("layers.4.", "layers.3."): t for name, t in model.state_dict().items()
+             if name.startswith("model.layers.4.shared_transformer.")}
+    _, unexpected = theirs.load_state_dict(moved, strict=False)
+    assert any("adapter_list.2." in name for name in unexpected)
+    one = block_param_count(model.config, layer_shapes(model.config)[0])  # (a Mamba block's)
+    assert plan_blocks(model.config, count_params(model.config) - one, 0, 0)[
+        "blocks_removed"] == 1
+    with pytest.raises(PrunebenchError, match=r"blocks \[1, 3, 4\] stay .*depth_kept_blocks"):
+        plan_blocks(model.config, count_params(model.config) // 4, 0, 0)
+
+
+# --------------------------------------------------------------------------- backends
+
+def test_the_hf_backends_decode_a_depth_pruned_model_as_transformers_generate(model, tmp_path):
+    """Block 0 removed (every hybrid block renumbered): the hf and hf_static backends' tokens
+    equal transformers' generate of its own loading, and greedy decoding without a cache."""
+    check_a_depth_pruned_reload_decodes_as_transformers(
+        copy.deepcopy(model), [0], Zamba2ForCausalLM, tmp_path / "pruned")
+
+
+# --------------------------------------------------------------------------- refusals
+
+@pytest.mark.parametrize("values,refused", [
+    ({"tie_word_embeddings": False}, "tie_word_embeddings false"),
+    ({"layers_block_type": ["mamba", "attention", "hybrid"], "num_hidden_layers": 3},
+     "layers_block_type=.*attention"),
+    ({"layers_block_type": ["mamba", "hybrid", "hybrid"], "num_hidden_layers": 4},
+     "3 block kinds for a Zamba2 model of num_hidden_layers=4"),
+    ({"layers_block_type": None, "num_hidden_layers": 4},
+     "no layers_block_type .*: 54 block kinds"),
+    ({"layers_block_type": ["mamba"] * 6}, "no \"hybrid\" block"),
+    ({"hybrid_layer_ids": [1, 3]}, r"hybrid_layer_ids=\[1, 3\] .*derives \[1, 3, 4\]"),
+    ({"attention_head_dim": 4}, "attention_head_dim=4"),
+    ({"num_key_value_heads": 2}, "use_shared_attention_adapter true .*num_key_value_heads=2"),
+    ({"n_mamba_heads": 3, "mamba_headdim": None}, "n_mamba_heads=3"),
+])
+def test_config_json_values_transformers_builds_otherwise_are_refused(values, refused):
+    raw = {**json.loads(small().to_json_string()), **values}
+    assert unreproduced_layout(raw) is not None
+    assert re.search(refused, unreproduced_layout(raw))
+    assert unreproduced_layout(json.loads(small().to_json_string())) is None
+    # the published kinds ("mamba") and the ones transformers writes both read
+    legacy = {**json.loads(small().to_json_string()), "layers_block_type": KINDS}
+    assert unreproduced_layout(legacy) is None
+    assert count_params(config_from_dict(legacy)) == count_params(small())
+
+
+def test_transformers_stops_on_the_refused_adapters_and_a_model_without_hybrid_blocks():
+    """Why two of the refusals: attention adapters on fewer KV heads than heads (their 2 x
+    hidden outputs added to narrower keys), and no hybrid block (no attention cache to size
+    the masks by)."""
+    with pytest.raises(RuntimeError, match="must match"):
+        logits(Zamba2ForCausalLM(small(num_key_value_heads=2)), ids())
+    with pytest.raises((ValueError, StopIteration)):
+        Zamba2ForCausalLM(small(layers_block_type=["mamba"] * 6)).generate(
+            ids(1, 4), max_new_tokens=2, do_sample=False)
+
+
+def test_width_methods_surgery_and_the_compiled_decoder_are_refused():
+    check_width_and_compiled_refused(small(), "Mamba-2 mixers")
+
+
+def test_the_start_refuses_the_compiled_backend(tmp_path):
+    """Told at the start, where the model's config is known, naming its Mamba-2 mixers."""
+    from prunebench.plan.checks import moe_problems
+
+    small().save_pretrained(tmp_path / "zamba2")
+    runs = {"models": {"zamba2": {"source": f"local:{tmp_path / 'zamba2'}",
+                                  "variants": ["dense"]}},
+            "benchmark": {"backends": ["hf", "compiled"]}}
+    problem, = moe_problems(runs, tmp_path / "nowhere")
+    assert "(Mamba-2)" in problem and "take 'compiled' out" in problem
