@@ -45,7 +45,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     depth_needed_kinds, family,
                                     GATED_DELTANET_TYPES, head_dim, is_moe, kept_block_lists,
                                     kept_depth_scale,
-                                    kolibri1_1_sources, kv_sources,
+                                    kolibri1_1_sources, kv_sources, RWKV_ONE_BLOCK,
                                     jamba_kept_layout, linear_attention_blocks,
                                     MASK_SIZING_KINDS,
                                     layer_shapes, mimo_v2_flash_window, mlp_bias,
@@ -207,7 +207,7 @@ def final_norm(model: nn.Module) -> nn.Module:
     GPTNeoXModel's `final_layer_norm` (OPT's an identity where its config removes it),
     XGLMModel's `layer_norm`, RecurrentGemmaModel's `final_norm`, xLSTMModel's `out_norm`,
     Nemotron-H's, MPT's and DBRX's `norm_f`, BLOOM's, FalconModel's, GPTJModel's, GPT2Model's
-    and GPTBigCodeModel's `ln_f`, LFM2's `embedding_norm` (Lfm2Model applies it after the last
+    and GPTBigCodeModel's `ln_f`, RwkvModel's `ln_out`, LFM2's `embedding_norm` (Lfm2Model applies it after the last
     block), every other family's `norm`."""
     inner = decoder(model)
     if family(model.config).post_ln_blocks:  # OpenAI GPT's: none (each block ends in its norm)
@@ -221,7 +221,8 @@ def final_norm(model: nn.Module) -> nn.Module:
     for name in ("final_layernorm", "final_layer_norm", "layer_norm",  # (XGLMModel's)
                  "final_norm",  # (RecurrentGemmaModel's)
                  "out_norm",  # (xLSTMModel's)
-                 "layernorm"):  # (CTRLModel's)
+                 "layernorm",  # (CTRLModel's)
+                 "ln_out"):  # (RwkvModel's)
         if hasattr(inner, name):
             return getattr(inner, name) or nn.Identity()
     return inner.norm
@@ -913,6 +914,7 @@ def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
             model.config.allow_global_per_layer_attribute_access = readable
         if getattr(model, "generation_config", None) is not None:
             model.generation_config.save_pretrained(tmp)
+        undo_rwkv_rescale(model)  # (RWKV's trained weights, not those its forward divided)
         state = published_state(model)  # (GPT-2's Conv1D weights as transformers holds them)
         state = published_names(model.config.model_type, state)  # (Aria's experts' names)
         if tied_embeddings(model.config):
@@ -925,6 +927,26 @@ def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
             keep_sentencepiece_model(tokenizer, tmp)
         hashed = write_manifest(tmp, extra_manifest)
     integrity.remember_verified(Path(path), hashed)  # its first load need not hash it again
+
+
+def undo_rwkv_rescale(model) -> None:
+    """Give an RWKV model its trained weights again. RwkvModel's first forward in eval mode
+    divides each block's attention.output and feed_forward.value weights in place by
+    2 ** (i // rescale_every), i the block's position, and then halves the hidden states after
+    every rescale_every-th block (layers_are_rescaled): weights tied to the blocks' positions,
+    which a saved checkpoint must not hold (transformers' loader would divide them again) and a
+    depth prune changes. Multiplied back (powers of two: exact), the next forward in eval mode
+    divides them by their new positions. Other models: nothing."""
+    inner = getattr(model, "rwkv", None)
+    if not family(model.config).rwkv_blocks or not getattr(inner, "layers_are_rescaled", False):
+        return
+    with torch.no_grad():
+        if model.config.rescale_every > 0:
+            for i, block in enumerate(inner.blocks):
+                scale = 2 ** (i // model.config.rescale_every)
+                block.attention.output.weight.mul_(scale)
+                block.feed_forward.value.weight.mul_(scale)
+    inner.layers_are_rescaled = False
 
 
 def keep_sentencepiece_model(tokenizer, folder: Path) -> None:
@@ -1721,6 +1743,11 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 f"{len(left) or 'none'} of its {kind} blocks {kind_blocks}: {why}. Remove fewer "
                 "blocks (a larger size), or keep two with the depth method's protect_first / "
                 "protect_last")
+    if family(model.config).rwkv_blocks and len(keep) < 2:  # (refused before anything changes)
+        raise PrunebenchError(
+            f"removing blocks {sorted(drop)} would leave this RWKV model {len(keep) or 'no'} "
+            f"block{'' if len(keep) == 1 else 's'}: {RWKV_ONE_BLOCK}. Remove fewer blocks (a "
+            "larger size)")
     if model.config.model_type == "olmo_hybrid" and not any(linear[i] for i in keep):
         # (refused before anything changes: OlmoHybridConfig's check, 5.17 and 5.25)
         raise PrunebenchError(
@@ -1783,8 +1810,14 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     kind_values = family(model.config).sparse_blocks.kept([sparse[i] for i in keep])
     # (Jamba's attention blocks likewise: every attn_layer_period-th from attn_layer_offset)
     kind_values.update(jamba_kept_layout(model.config, keep))
+    undo_rwkv_rescale(model)  # (RWKV's weights divided by their blocks' old positions)
     before = list(decoder(model).layers)
     set_layers(model, nn.ModuleList(before[i] for i in keep))
+    if family(model.config).rwkv_blocks and keep and keep[0] != 0:
+        # RWKV's pre_ln, the embeddings' norm that RwkvBlock builds and runs on block 0 alone:
+        # kept, on the block left first (which then runs it: its layer_id 0, below), as the
+        # model of the kept blocks that transformers builds holds it there
+        before[keep[0]].pre_ln = before[0].pre_ln
     if (family(model.config).last_block_dense_bias and keep
             and o_proj(decoder(model).layers[-1].self_attn).bias is None):
         # GPT-NeoX-Japanese builds a dense_bias in its last block whatever the depth, zeros
@@ -1830,6 +1863,10 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             # ZAYA's CCA projection caches its convolution and delayed-value states under an
             # index of its own, which its router holds too
             layer.self_attn.qkv_proj.layer_idx = layer.mlp.gate.layer_idx = new_idx
+        if family(model.config).rwkv_blocks:
+            # (RWKV's block, its time and channel mixing: each reads and writes the state at
+            # its layer_id, and the block runs pre_ln where it is 0)
+            layer.layer_id = layer.attention.layer_id = layer.feed_forward.layer_id = new_idx
         # (a Zamba hybrid block's own Mamba block, whose mixer's index is its cache entry's; its
         # shared attention takes the index ZambaModel passes it)
         if (mamba_block := getattr(layer, "mamba_decoder", None)) is not None:

@@ -157,6 +157,10 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                   # (its final norm `out_norm`: modeling.final_norm)
                   "xlstm": {"model": "backbone", "embed_tokens": "embeddings",
                             "layers": "blocks"},
+                  # RwkvForCausalLM's `rwkv`, RwkvModel's blocks `blocks` and embeddings
+                  # `embeddings` (its final norm `ln_out`), its LM head `head`
+                  "rwkv": {"model": "rwkv", "layers": "blocks", "embed_tokens": "embeddings",
+                           "lm_head": "head"},
                   # CTRLLMHeadModel's `transformer`, CTRLModel's blocks `h` and embeddings
                   # `w`, EncoderLayer's `multi_head_attention` and `ffn`
                   "ctrl": {"model": "transformer", "layers": "h", "embed_tokens": "w",

@@ -14,7 +14,8 @@ import torch
 from prunebench import PrunebenchError
 from prunebench.benchmark.measure import StepClock
 from prunebench.benchmark.sampling import Sampling
-from prunebench.checkpoint.param_count import (banded_static_cache_problem, family,
+from prunebench.checkpoint.param_count import (banded_static_cache_problem,
+                                               batched_state_problem, family,
                                                own_cache_static_problem)
 from prunebench.oom import free_memory, is_out_of_memory
 
@@ -128,6 +129,8 @@ class HFRunner:
     def generate(self, input_ids, attention_mask, clock: StepClock | None = None):
         from transformers import LogitsProcessorList
 
+        if input_ids.shape[0] > 1 and (problem := batched_state_problem(self.model.config)):
+            raise PrunebenchError(problem)  # (RWKV's state: every sequence would read all)
         processors = LogitsProcessorList([self._clock_processor(clock)] if clock else [])
         with torch.inference_mode(), only_these_settings(self.model):
             if clock:

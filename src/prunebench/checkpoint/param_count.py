@@ -483,6 +483,15 @@ class Family:
     (`mlstm_params`); a state of one size a block in the model's dtype (`mlstm_state`, in its
     own xLSTMCache) and no KV cache; an LM head of its own whatever tie_word_embeddings says;
     depth only (`refuse_moe`), its config.json's sizes and kernels checked (`xlstm_unbuilt`).
+    RWKV's own (`rwkv`, RWKV-4): `rwkv_blocks`, every block two LayerNorms (ln1, ln2, biased)
+    around a time-mixing `attention` (RwkvSelfAttention: the WKV recurrence over time_decay /
+    time_first, key / value / receptance / output, three time_mix vectors) and a channel-mixing
+    `feed_forward` (RwkvFeedForward: key to intermediate_size, squared ReLU, value back,
+    receptance), `rwkv_block_params`; its embeddings' LayerNorm `pre_ln`, built on block 0
+    only, counted beside the embeddings (a depth prune that removes block 0 moves it to the
+    block left first: `modeling.remove_blocks`); its state five vectors a block
+    (`rwkv_state`), no KV cache; its modules under `rwkv` (embeddings, blocks, ln_out:
+    `projections.MODULE_ALIASES`); depth only (`refuse_moe`).
     RecurrentGemma's own (`recurrent_gemma`, Griffin): `griffin_blocks`, each block a
     `temporal_block` of the kind block_types names, cycled over the blocks (`griffin_kinds`:
     an RG-LRU recurrent block, `linear_attention`, or local sliding-window attention), behind
@@ -779,6 +788,7 @@ class Family:
     mamba2_blocks: bool = False
     mlstm_blocks: bool = False
     griffin_blocks: bool = False
+    rwkv_blocks: bool = False
     short_conv: bool = False
     auto_adjust_ff_dim: bool = False
     sandwich_norms_key: str | None = None
@@ -2193,6 +2203,14 @@ FAMILIES: dict[str, Family] = {
     # `channel_pre_norm` and `mlp_block` (gelu-gated gate_proj / up_proj of intermediate_size
     # / 2, down_proj, all biased); embeddings times sqrt(hidden_size) rounded to bfloat16 (the
     # model's `normalizer` buffer), `final_norm`, logits soft-capped by logits_soft_cap; tied.
+    # RwkvBlock: pre_ln (block 0 only), ln1 -> `attention` (RwkvSelfAttention: time_decay and
+    # time_first of attention_hidden_size, time_mix_key / value / receptance of hidden_size,
+    # key / value / receptance / output Linears without biases), ln2 -> `feed_forward`
+    # (RwkvFeedForward: time_mix_key / receptance, key to intermediate_size, receptance
+    # hidden -> hidden, value back; no biases); nn.LayerNorms with biases; RwkvModel's
+    # `embeddings`, `blocks`, `ln_out`; the LM head `head`, untied as published.
+    "rwkv": Family("RwkvForCausalLM", "RwkvConfig", False, False, None, False, norm_bias=True,
+                   rwkv_blocks=True),
     "recurrent_gemma": Family("RecurrentGemmaForCausalLM", "RecurrentGemmaConfig", None, True,
                               None, False, norm_plus_one=True, scaled_embedding=True,
                               linear_attention=True, griffin_blocks=True),
@@ -2455,6 +2473,8 @@ def depth_needed_kinds(config) -> list[tuple[str, list[int], str]]:
     n = config.num_hidden_layers
     if getattr(config, "model_type", None) == "zamba":
         return zamba_needed_kinds(config)
+    if family(config).rwkv_blocks:  # (two kept: `depth_needed_least`)
+        return [("RWKV", list(range(n)), RWKV_ONE_BLOCK)]
     if family(config).griffin_blocks:  # (no recurrent block needed: attention alone runs)
         return [("attention", [i for i, kind in enumerate(griffin_kinds(config))
                                if kind == "attention"],
@@ -2533,6 +2553,8 @@ def linear_attention_state(config) -> tuple[int, int]:
         return mamba1_state(config)
     if family(config).mlstm_blocks:
         return mlstm_state(config)
+    if family(config).rwkv_blocks:
+        return rwkv_state(config)
     if family(config).griffin_blocks:
         return griffin_state(config)
     if (family(config).mamba_mixer or family(config).mamba_beside_attention
@@ -2806,8 +2828,14 @@ def zamba_needed_kinds(config) -> list[tuple[str, list[int], str]]:
 
 def depth_needed_least(config) -> int:
     """How many blocks of each kind `depth_needed_kinds` names a depth prune keeps: two of a
-    Zamba model's hybrid blocks (`zamba_needed_kinds`), one of every other family's kinds."""
-    return 2 if getattr(config, "model_type", None) == "zamba" else 1
+    Zamba model's hybrid blocks (`zamba_needed_kinds`) and of an RWKV model's blocks
+    (`RWKV_ONE_BLOCK`), one of every other family's kinds."""
+    return 2 if getattr(config, "model_type", None) in ("zamba", "rwkv") else 1
+
+
+# Why an RWKV depth prune keeps two blocks (5.17, 5.25).
+RWKV_ONE_BLOCK = ("RwkvPreTrainedModel's weight init divides by num_hidden_layers - 1, so "
+                  "transformers cannot build or load an RWKV model of one block")
 
 
 def zamba_shapes(config) -> list[dict[str, Any]]:
@@ -2977,6 +3005,35 @@ def griffin_state(config) -> tuple[int, int]:
     return w * (config.conv1d_width - 1), w
 
 
+def rwkv_block_params(config) -> int:
+    """Parameters of one RWKV block but block 0's pre_ln (counted beside the embeddings): ln1
+    and ln2 (biased LayerNorms), the time mixing (time_decay and time_first of
+    attention_hidden_size, three time_mix vectors of hidden_size, key / value / receptance
+    hidden -> attention_hidden_size and output back) and the channel mixing (two time_mix
+    vectors, key hidden -> intermediate_size, value back, receptance hidden -> hidden); no
+    Linear holds a bias."""
+    d, a, m = config.hidden_size, rwkv_attention_width(config), rwkv_mlp_width(config)
+    return 2 * norm_params(config) + 2 * a + 3 * d + 4 * d * a + 2 * d + 2 * d * m + d * d
+
+
+def rwkv_attention_width(config) -> int:
+    """RWKV's attention_hidden_size, hidden_size where null (RwkvConfig sets it so)."""
+    return config.attention_hidden_size or config.hidden_size
+
+
+def rwkv_mlp_width(config) -> int:
+    """RWKV's intermediate_size, 4 x hidden_size where null (RwkvConfig sets it so)."""
+    return config.intermediate_size or 4 * config.hidden_size
+
+
+def rwkv_state(config) -> tuple[int, int]:
+    """The values one sequence's state holds in an RWKV block, whatever its length: (the last
+    inputs of its time mixing and of its channel mixing, hidden_size each, in the model's
+    dtype; the WKV numerator, denominator and running maximum, hidden_size each, in float32),
+    as RwkvModel allocates its five state tensors."""
+    return 2 * config.hidden_size, 3 * config.hidden_size
+
+
 def state_blocks(config) -> list[bool]:
     """Per block, whether it keeps a state of one size whatever the length (a Gated DeltaNet's
     or a Mamba-2 mixer's, `linear_attention_state`): the linear-attention blocks, and every
@@ -2984,6 +3041,7 @@ def state_blocks(config) -> list[bool]:
     and every Mamba-1 or Mamba-2 block of a pure Mamba stack (`Family.mamba_stack`)."""
     if (family(config).mamba_beside_attention or family(config).mamba_stack
             or family(config).mlstm_blocks  # (xLSTM's: an mLSTM state in every block)
+            or family(config).rwkv_blocks  # (RWKV's: five state vectors a block)
             or getattr(config, "model_type", None) in ("zamba", "zamba2")):  # (a hybrid's too)
         return [True] * config.num_hidden_layers
     return linear_attention_blocks(config)
@@ -3677,6 +3735,15 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
             "handle. Prune it with a depth method that removes whole blocks (depth_ppl, "
             "depth_taylor, depth_mag, depth_angular, sleb, shortgpt; its Mamba blocks) and "
             "benchmark it with the hf or hf_static backend")
+    if family(config).rwkv_blocks:
+        raise FamilyUnsupported(
+            f"{what} does not support this {config.model_type!r} model "
+            f"({family(config).model_class}): each of its blocks is RWKV's time mixing (a WKV "
+            "recurrence, no attention heads) and channel mixing with time-shifted inputs, which "
+            "prunebench's width surgery, sublayer removal and compiled decoder do not handle. "
+            "Prune it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
+            "depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the hf or "
+            "hf_static backend")
     if getattr(config, "model_type", None) == "zamba":
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -4708,6 +4775,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                      "use_conv_bias": True, "time_step_rank": "auto",
                      "tie_word_embeddings": True, "intermediate_size": None,
                      "max_position_embeddings": None},
+    # RwkvConfig's defaults (no attention heads: LLaMA's head keys unread; the context
+    # length its context_length, which max_position_embeddings names)
+    "rwkv": {**_LLAMA_DEFAULTS, "vocab_size": 50277, "hidden_size": 4096, "num_hidden_layers": 32,
+             "attention_hidden_size": None, "intermediate_size": None, "rescale_every": 6,
+             "tie_word_embeddings": False, "max_position_embeddings": 1024},
     # ZambaConfig's (Zamba-7B-v1's shape; layer_types None: derived by config_from_dict)
     "zamba": {**_LLAMA_DEFAULTS, "vocab_size": 32000, "hidden_size": 3712,
               "intermediate_size": 14848, "num_hidden_layers": 76, "num_attention_heads": 16,
@@ -5502,6 +5574,8 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     "openai-gpt": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
                                    "n_head": "num_attention_heads",
                                    "n_positions": "max_position_embeddings"},
+                    # RwkvConfig's attribute_map (its context length context_length)
+                    "rwkv": {"context_length": "max_position_embeddings"},
                     # CTRLConfig's attribute_map (GPT-2's keys)
                     "ctrl": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
                              "n_head": "num_attention_heads",
@@ -5822,7 +5896,15 @@ def own_cache_static_problem(config) -> str | None:
     and 5.25, with a warning: an hf_static row would time the dynamic cache under the static
     backend's name); OpenAI GPT's (OpenAIGPTLMHeadModel reads no cache at all: generate runs
     the whole sequence again at every step, whatever cache it makes, in 5.17 and 5.25);
-    xLSTM's (xLSTMCache, ignored alike)."""
+    xLSTM's (xLSTMCache, ignored alike);
+    RWKV's (RwkvForCausalLM keeps its state in five tensors of its own, passed as `state`, not
+    in a Cache: generate ignores cache_implementation "static" for it with a warning, in 5.17
+    and 5.25)."""
+    if getattr(config, "model_type", None) == "rwkv":
+        return ("the hf_static backend cannot run an RWKV model: RwkvForCausalLM keeps its "
+                "state in tensors of its own (`state`), not in a Cache, and transformers' "
+                "generate ignores the static cache for it, so an hf_static row would time its "
+                "own state under the static backend's name. Benchmark it with the hf backend")
     if getattr(config, "model_type", None) == "openai-gpt":
         return ("the hf_static backend cannot run an OpenAI GPT model: OpenAIGPTLMHeadModel "
                 "reads no KV cache, so transformers' generate runs the whole sequence again "
@@ -5841,6 +5923,21 @@ def own_cache_static_problem(config) -> str | None:
             "lightning attention's state in a cache of its own (MiniMaxCache), and transformers' "
             "generate ignores the static cache for it, so an hf_static row would time its "
             "dynamic cache. Benchmark it with the hf backend")
+
+
+def batched_state_problem(config) -> str | None:
+    """Why transformers' generate cannot decode more than one sequence at a time of `config`'s
+    model, or None: RWKV's (a decode step's RwkvFeedForward mixes its new token, [batch, 1,
+    hidden], with its state's last input, [batch, hidden], which broadcast to [batch, batch,
+    hidden]: each sequence's step reads every other's, its logits [batch, batch, vocab], in
+    5.17 and 5.25; one sequence decodes as the model without a state does)."""
+    if not family(config).rwkv_blocks:
+        return None
+    return ("the hf backend cannot decode a batch of more than one sequence of an RWKV model: "
+            "transformers' RwkvFeedForward broadcasts a decode step's new tokens [batch, 1, "
+            "hidden] against its state's [batch, hidden] to [batch, batch, hidden], so each "
+            "sequence's step reads every other's and generate computes another model (batch "
+            "times the work). Benchmark it with benchmark.batch_sizes [1]")
 
 
 def gpt_bigcode_unsupported(values: dict[str, Any]) -> str | None:
@@ -7950,6 +8047,10 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
         return griffin_shapes(config)  # RecurrentGemma (never width-pruned)
     if shapes is None and getattr(config, "model_type", None) in ("zamba", "zamba2"):
         return zamba_shapes(config)  # (never width-pruned)
+    if shapes is None and family(config).rwkv_blocks:
+        # RWKV's blocks: no heads (no KV cache), channel mixing never width-pruned
+        return [{**MAMBA1_SHAPE, "mamba1": False, "rwkv": True}
+                for _ in range(config.num_hidden_layers)]
     if shapes is None and family(config).mamba_stack:
         # Mamba's and Mamba-2's blocks: no heads (no KV cache), no MLP (never width-pruned)
         return [{**MAMBA1_SHAPE} for _ in range(config.num_hidden_layers)]
@@ -8121,6 +8222,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         return norm_params(config) + mamba1_params(config)  # MambaBlock: norm, mixer
     if family(config).mlstm_blocks:
         return mlstm_params(config)  # xLSTMBlock: its norms, mLSTM layer and FFN
+    if family(config).rwkv_blocks:
+        return rwkv_block_params(config)
     if family(config).griffin_blocks:
         return griffin_block_params(config, shape)
     if getattr(config, "model_type", None) == "zamba":
@@ -8310,7 +8413,8 @@ def non_block_param_count(config: LlamaConfig) -> int:
         config, f.final_norm_removed_key, False)) else norm_params(config)
     positions = 0 if f.position_table_offset is None else (
         (config.max_position_embeddings + f.position_table_offset) * config.hidden_size)
-    final += norm_params(config) if f.embedding_norm else 0  # BLOOM's, of the embeddings
+    # BLOOM's norm of the embeddings; RWKV's pre_ln (on its first block, whichever that is)
+    final += norm_params(config) if f.embedding_norm or f.rwkv_blocks else 0
     final += prediction_head_params(config)
     # (Zamba's shared transformer block, once, while a hybrid block runs it)
     shared = (zamba_shared_params(config) if getattr(config, "model_type", None) == "zamba"

@@ -62,6 +62,10 @@ def without_blocks(model, blocks: set[int]):
         with _passed_through(model, blocks):
             yield model
         return
+    if family(model.config).rwkv_blocks:
+        with _rwkv_passed_through(model, blocks):
+            yield model
+        return
     layers, n = decoder(model).layers, model.config.num_hidden_layers
     # Models of mixed sliding / full attention pick each layer's mask by config.layer_types[i]:
     # the per-block lists must lose the same entries as the layers (Bamba's attention blocks'
@@ -107,6 +111,39 @@ def _passed_through(model, blocks: set[int]):
     layers = decoder(model).layers
     set_layers(model, nn.ModuleList(PassThrough() if i in blocks else layer
                                     for i, layer in enumerate(layers)))
+    try:
+        yield model
+    finally:
+        set_layers(model, layers)
+
+
+class RwkvPassThrough(nn.Module):
+    """An RWKV block left out while scoring: RwkvModel unpacks (hidden states, state,
+    attentions) from each block; block 0's stand-in still runs pre_ln, the embeddings' norm,
+    which a prune keeps (modeling.remove_blocks moves it to the block left first)."""
+
+    def __init__(self, pre_ln: nn.Module | None = None):
+        super().__init__()
+        self.pre_ln = pre_ln
+
+    def forward(self, hidden, state=None, **kwargs):
+        return (hidden if self.pre_ln is None else self.pre_ln(hidden)), state, None
+
+
+@contextlib.contextmanager
+def _rwkv_passed_through(model, blocks: set[int]):
+    """`without_blocks` for an RWKV model: each left-out block replaced by a RwkvPassThrough
+    in place, every other block keeping its position, by which RwkvModel divides its output
+    weights (layers_are_rescaled, set here first for the mode the model runs in: its forward
+    would divide a stand-in's) and halves the hidden states after it: powers of two that scale
+    the residual stream alike wherever a block is left out, so the same forward (but for the
+    norms' epsilon) as the model with those blocks removed (modeling.remove_blocks), which
+    divides by the new positions."""
+    inner, layers = model.rwkv, decoder(model).layers
+    inner._rescale_layers()  # (transformers' own: divides, or multiplies back in training)
+    set_layers(model, nn.ModuleList(
+        RwkvPassThrough(getattr(layer, "pre_ln", None)) if i in blocks else layer
+        for i, layer in enumerate(layers)))
     try:
         yield model
     finally:

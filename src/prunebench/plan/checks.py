@@ -726,6 +726,26 @@ def static_cache_problems(config: dict[str, Any], resources: str | Path = "resou
     return problems
 
 
+def batched_state_problems(config: dict[str, Any], resources: str | Path = "resources",
+                           schema_file: str | Path = SCHEMA) -> list[str]:
+    """Batch sizes above one for a model whose config is known here and whose generate
+    decodes several sequences as another model (RWKV's state:
+    param_count.batched_state_problem), said at the start rather than by each job."""
+    from prunebench.checkpoint.param_count import batched_state_problem
+
+    bench = {**schema_defaults("benchmark", schema_file), **config_section(config, "benchmark")}
+    sizes = bench.get("batch_sizes") if isinstance(bench.get("batch_sizes"), list) else []
+    if not any(isinstance(b, int) and b > 1 for b in sizes):
+        return []
+    problems = []
+    for model, spec in _models(config):
+        known = _known_config(model, spec, resources) or _named_shape(spec)
+        if known is not None and (problem := batched_state_problem(known)):
+            problems.append(f"models.{model}: {problem}; take the batch sizes above 1 out of "
+                            "benchmark.batch_sizes")
+    return problems
+
+
 def transformers_release_problems(config: dict[str, Any],
                                   resources: str | Path = "resources") -> list[str]:
     """Models whose config is known here (or whose hub id names a known shape) of a family
@@ -790,7 +810,9 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "(its fused blocks read LLaMA's): take 'compiled' out of "
                     "benchmark.backends (hf and hf_static run it)")
             elif "compiled" in backends and known is not None and any(state_blocks(known)):
-                mixer = ("mLSTM" if family(known).mlstm_blocks else "Mamba-1"
+                mixer = ("mLSTM" if family(known).mlstm_blocks
+                         else "RWKV's WKV recurrence" if family(known).rwkv_blocks
+                         else "Mamba-1"
                          if family(known).mamba1_blocks
                          or known.model_type == "zamba" else "Mamba-2"
                          if family(known).mamba_mixer or family(known).mamba_beside_attention
@@ -838,6 +860,14 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "and FFNs name their projections otherwise than LLaMA's (q, ogate_preact, "
                     "proj_up_gate...), which LoRA's targets name, so a +lora recovery has "
                     "nothing to adapt: take +lora out of its variants")
+            if known is not None and family(known).rwkv_blocks and any(
+                    e["recovery"] for e in read_variants(
+                        model, items if isinstance(items, list) else [])[0]):
+                problems.append(
+                    f"models.{model} ({known.model_type}) is an RWKV model: its blocks' "
+                    "projections (time and channel mixing's key, value, receptance, output) are "
+                    "none that LoRA's targets name, so a +lora recovery has nothing to adapt: "
+                    "take +lora out of its variants")
             continue
         if "compiled" in backends:
             problems.append(
@@ -1055,6 +1085,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
              + packed_lora_target_problems(config, resources)
              + moe_problems(config, resources, schema_file)
              + static_cache_problems(config, resources, schema_file)
+             + batched_state_problems(config, resources, schema_file)
              + transformers_release_problems(config, resources)
              + tiny_model_problems(config) + job_size_cap_problems() + lora)
     problems = list(dict.fromkeys(found))
