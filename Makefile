@@ -136,6 +136,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_mamba.py \
 	tests/test_mamba2.py \
 	tests/test_xlstm.py \
+	tests/test_rwkv.py \
 	tests/test_recurrent_gemma.py \
 	tests/test_zamba.py tests/test_zamba2.py \
 	tests/test_exaone_internlm3.py \

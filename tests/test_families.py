@@ -66,7 +66,7 @@ from transformers import Ernie4_5Config, Ernie4_5_MoeConfig
 from transformers import Cohere2Config, CohereConfig
 from transformers import HunYuanDenseV1Config
 from transformers import FalconMambaConfig, Mamba2Config, MambaConfig
-from transformers import xLSTMConfig
+from transformers import RwkvConfig, xLSTMConfig
 from transformers import StableLmConfig
 from transformers import CTRLConfig
 from transformers import MiniMaxM2Config
@@ -1144,6 +1144,13 @@ FAMILIES = {
         vocab_size=VOCAB, hidden_size=64, num_hidden_layers=4, num_heads=2, qk_dim_factor=1.0,
         v_dim_factor=2.0, ffn_proj_factor=1.5, ffn_round_up_to_multiple_of=16, chunk_size=4,
         use_bias=True, bos_token_id=1, eos_token_id=2, pad_token_id=0),
+    # RWKV: four blocks of time and channel mixing (hidden 64, an MLP of 128), rescale_every
+    # 2 (6 as published, more than the blocks here), so that its hidden states and weights are
+    # halved by the blocks' positions in the matrix's pruned models; untied as published.
+    "rwkv": lambda: RwkvConfig(
+        vocab_size=VOCAB, hidden_size=64, num_hidden_layers=4, intermediate_size=128,
+        rescale_every=2, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
+        pad_token_id=0),
     # Jamba: Mamba-1 blocks (32 channels, a state of 4, 3 taps, dt rank 2, its in/out
     # projections' biases on: off as published) 1:1 with attention blocks (no rotary), whose
     # MLPs are a router choosing 1 of 2 experts; hidden 32, so that one whole period (2 blocks:
@@ -1304,6 +1311,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h", "mamba", "falcon_mamba",  # (Mamba's: a Mamba-1 mixer in each)
              "mamba2",
+             "rwkv",  # (RWKV's: time and channel mixing, no attention heads)
              "xlstm"}  # (xLSTM's: an mLSTM layer and an FFN in each, depth-only alike)
 # ALiBi families (BLOOM, MPT): every head kept, their slopes following the config's head
 # count: width pruning removes MLP channels alone, BlockPruner MLP sublayers alone (block_type
@@ -1430,7 +1438,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "doge": "DogeForCausalLM",
            "modernbert-decoder": "ModernBertDecoderForCausalLM",
            "mamba": "MambaForCausalLM", "falcon_mamba": "FalconMambaForCausalLM",
-           "mamba2": "Mamba2ForCausalLM", "xlstm": "xLSTMForCausalLM"}
+           "mamba2": "Mamba2ForCausalLM", "xlstm": "xLSTMForCausalLM",
+           "rwkv": "RwkvForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained).
 NO_AUTO_CLASS = {"mistral4"}
@@ -1492,13 +1501,22 @@ def family_model(name: str, seed: int = 0, **changes):
         for pname, p in model.named_parameters():
             # biases around 0 (gpt-oss's experts' too, [experts, width]), norm weights
             # around 1 (Cohere's q/k norms' too, a row per head)
-            norm = "norm" in pname or re.search(r"(^|\.)ln_", pname)
+            # (RWKV's LayerNorms: ln1, ln2 and block 0's pre_ln)
+            norm = "norm" in pname or re.search(r"(^|\.)(ln_|ln[12]\.|pre_ln\.)", pname)
             if p.dim() == 1 or pname.endswith("_bias") or norm:
                 # (LayerNorms' biases around 0 too: PhiMoE's, StableLM's; Falcon's norms are
                 # ln_attn, ln_mlp and ln_f, GPT-J's ln_1 and ln_f)
                 # (Doge's residual scales, input_residual / post_attention_residual, too)
                 weight = norm and not pname.endswith(".bias") or pname.endswith("_residual")
                 p.copy_(torch.randn_like(p) * 0.2 + (1.0 if weight else 0.0))
+        if config.model_type == "rwkv":
+            # RwkvPreTrainedModel draws its matrices orthogonal (a QR decomposition, whose last
+            # bits follow the thread count) and the embeddings at about 1e-4, far below
+            # pre_ln's eps (every token would look alike: one token decoded over and over):
+            # drawn again from the seed alone, the embeddings at std 1
+            for pname, p in model.named_parameters():
+                if p.dim() == 2:
+                    p.normal_(0.0, 1.0 if "embeddings" in pname else 0.3)
     return model.eval()
 
 
@@ -1884,7 +1902,7 @@ def test_device_maps_keep_each_familys_blocks_whole(name):
 
 # The final norm's names that modeling.final_norm reads, each family's model holding one.
 FINAL_NORM_NAMES = ("norm", "norm_f", "ln_f", "final_layernorm", "final_layer_norm", "layer_norm",
-                    "embedding_norm", "final_norm", "layernorm", "out_norm")
+                    "embedding_norm", "final_norm", "layernorm", "out_norm", "ln_out")
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
@@ -2045,7 +2063,9 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
     # The benchmark itself on every backend, for one width and one depth method (the sweep's
     # bookkeeping is the same for every method; the decoding was checked just above).
     for backend in bench.BACKENDS if method in ("flap", "shortgpt") else ():
-        settings = bench.SweepSettings(input_tokens=5, output_tokens=4, batch_sizes=[2],
+        # (RWKV's generate decodes one sequence at a time: param_count.batched_state_problem)
+        settings = bench.SweepSettings(input_tokens=5, output_tokens=4,
+                                       batch_sizes=[1 if name == "rwkv" else 2],
                                        warmup=0, repeats=1, device="cpu", dtype="float32",
                                        seed=0, backend=backend)
         if name in DEPTH_ONLY and backend == "compiled":
@@ -2123,8 +2143,8 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
             with pytest.raises(PrunebenchError, match="take \\+lora out of its variants"):
                 lora.attach_lora(model, settings)
             return
-        if name in ("mamba", "falcon_mamba", "mamba2", "xlstm"):
-            # no attention, no MLP (xLSTM's of its own names): none of LoRA's targets to adapt
+        if name in ("mamba", "falcon_mamba", "mamba2", "xlstm", "rwkv"):
+            # no attention, no MLP (xLSTM's and RWKV's of their own names): none of LoRA's targets to adapt
             settings = lora.resolve_settings({"data": {"source": "embedded", "val_size": 8}})
             with pytest.raises(PrunebenchError, match="no non-empty .* projections to adapt"):
                 lora.attach_lora(model, settings)
@@ -2394,7 +2414,7 @@ def test_a_null_optional_shape_reads_as_left_out(name, key, tmp_path):
             with pytest.raises(PrunebenchError, match="heads and num_key_value_heads=128 "):
                 load_config(folder)
         return
-    if name in ("mamba", "falcon_mamba", "mamba2", "xlstm"):
+    if name in ("mamba", "falcon_mamba", "mamba2", "xlstm", "rwkv"):
         # no attention: neither key is read, and the loaded config has no heads to compare
         assert count_params(load_config(null)) == count_params(checkpoint_config(left_out))
         return
