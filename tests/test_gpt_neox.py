@@ -199,7 +199,7 @@ def without_blocks_1_and_2_is(model, blocks: str, theirs, tmp_path):
     of two blocks) given blocks 0 and 3 (`blocks`: their names' prefix); saved, it reloads by
     prunebench and by transformers' class and both hf backends decode as transformers'
     generate (also Falcon's and GPT-J's: tests/test_falcon.py, tests/test_gptj.py). Returns
-    the pruned copy."""
+    the pruned copy; `model` is left as it was."""
     renamed = {k.replace(f"{blocks}.3.", f"{blocks}.1."): v
                for k, v in model.state_dict().items()
                if not k.startswith((f"{blocks}.1.", f"{blocks}.2."))}
@@ -208,8 +208,10 @@ def without_blocks_1_and_2_is(model, blocks: str, theirs, tmp_path):
     x = ids()
     torch.testing.assert_close(logits(pruned, x), logits(theirs, x), rtol=0, atol=1e-5)
     assert count_params(pruned.config) == numel(pruned) == numel(theirs)
-    check_a_depth_pruned_reload_decodes_as_transformers(model, [1, 2], type(theirs),
-                                                        tmp_path / "depth")
+    # (on a copy: check_a_depth_pruned_reload_decodes_as_transformers prunes what it is given,
+    # and callers pass their module-scoped model)
+    check_a_depth_pruned_reload_decodes_as_transformers(copy.deepcopy(model), [1, 2],
+                                                        type(theirs), tmp_path / "depth")
     return pruned
 
 
