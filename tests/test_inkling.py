@@ -160,6 +160,34 @@ def test_logits_cover_the_unpadded_vocabulary_and_the_head_every_row():
     assert count_params(model.config) == numel(model)
 
 
+def test_an_id_past_the_unpadded_vocabulary_is_refused_before_it_is_scored(small_tokenizer):
+    """An id the embedding reads but the cut logits do not cover (120 to 127: the head's
+    padded rows) is refused naming unpadded_vocab_size, by perplexity before its first window
+    and by a zero-shot request, where the loss and lm-eval's gather fail on it (IndexError);
+    ids below it score."""
+    from lm_eval.api.instance import Instance
+
+    from prunebench import zeroshot
+    from prunebench.evaluate import perplexity
+
+    config_class, model_class = classes()
+    torch.manual_seed(0)
+    model = model_class(config_class(**TINY)).eval()
+    stream = ids(1, 40)[0] % 120
+    assert torch.isfinite(torch.tensor(perplexity(model, stream, 8)["perplexity"]))
+    stream[17] = 125
+    past = "token id 125, which the model reads but does not score: its logits cover the first 120"
+    with pytest.raises(PrunebenchError, match=past + r" ids alone \(unpadded_vocab_size"):
+        perplexity(model, stream, 8)
+    with pytest.raises(IndexError, match="out of bounds"):  # what the check spares
+        torch.nn.functional.cross_entropy(logits(model, stream[None])[0], stream)
+    lm = zeroshot.language_model(model, small_tokenizer, 1, add_bos_token=False,
+                                 encode=lambda text: [int(word) for word in text.split()])
+    with pytest.raises(PrunebenchError, match=rf"answer ' 61 125'\) holds {past}"):
+        lm.loglikelihood([Instance("loglikelihood", {}, ("5 17", " 61 125"), 0)],
+                         disable_tqdm=True)
+
+
 def test_the_kv_cache_figure_is_each_blocks_own_heads(dense):
     """Blocks 0 and 3 cache 2 KV heads of 16, blocks 1 and 2 one of 32 (their swa_* values):
     keys and values a position, float32."""

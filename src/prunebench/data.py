@@ -607,17 +607,22 @@ def token_id_problem(ids: torch.Tensor, vocab_size: int | None = None) -> str | 
 
 
 def scored_id_problem(ids: torch.Tensor, config) -> str | None:
-    """What makes `ids` unusable as targets the model scores, or None: an id past its LM head's
-    rows (`param_count.lm_head_rows`: Apertus 1.5's head of the text tokens alone, narrower
-    than the input vocabulary) has no logit, and the loss fails on it with a bare error."""
-    from prunebench.checkpoint.param_count import lm_head_rows
+    """What makes `ids` unusable as targets the model scores, or None: an id past its logits
+    (`param_count.logit_columns`: Apertus 1.5's head of the text tokens alone, narrower than
+    the input vocabulary; Inkling's logits cut to unpadded_vocab_size) has no logit, and the
+    loss fails on it with a bare error."""
+    from prunebench.checkpoint.param_count import lm_head_rows, logit_columns
 
-    rows = lm_head_rows(config)
-    if ids.numel() and rows < config.vocab_size and (high := int(ids.max())) >= rows:
-        return (f"holds token id {high}, which the model reads but does not score: its LM head "
-                f"has the first {rows} ids' rows alone (output_vocab_size), of a vocabulary of "
-                f"{config.vocab_size}; score text of the tokens it generates")
-    return None
+    columns = logit_columns(config)
+    if not ids.numel() or columns >= config.vocab_size or (high := int(ids.max())) < columns:
+        return None
+    if columns < lm_head_rows(config):  # (Inkling's padded head)
+        return (f"holds token id {high}, which the model reads but does not score: its logits "
+                f"cover the first {columns} ids alone (unpadded_vocab_size; its head's other "
+                f"rows, to {config.vocab_size}, are padding); score text of its own tokenizer")
+    return (f"holds token id {high}, which the model reads but does not score: its LM head "
+            f"has the first {columns} ids' rows alone (output_vocab_size), of a vocabulary of "
+            f"{config.vocab_size}; score text of the tokens it generates")
 
 
 def _bad_calibration_file(path: Path, problem: str) -> PrunebenchError:

@@ -444,7 +444,7 @@ def language_model(model, tokenizer, batch_size: int, add_bos_token: bool, encod
     from lm_eval.models.huggingface import HFLM
 
     from prunebench.checkpoint.device_map import main_device
-    from prunebench.checkpoint.param_count import lm_head_rows
+    from prunebench.checkpoint.param_count import logit_columns
 
     # logits_cache off: lm-eval groups requests by their text minus its last token and scores
     # the group once, which mixes up two requests of the same text split differently between
@@ -466,7 +466,8 @@ def language_model(model, tokenizer, batch_size: int, add_bos_token: bool, encod
     lm.tok_batch_encode = functools.partial(_tok_batch_encode, lm)
     lm.loglikelihood_rolling = functools.partial(_rolling_without_bos_target, lm,
                                                  lm.loglikelihood_rolling)
-    if lm_head_rows(model.config) < model.config.vocab_size:  # (Apertus 1.5's narrower head)
+    # (Apertus 1.5's narrower head, Inkling's logits cut to unpadded_vocab_size)
+    if logit_columns(model.config) < model.config.vocab_size:
         # (both log-likelihoods score through it: the answers' tokens, a text's windows')
         lm._loglikelihood_tokens = functools.partial(_scoring_ids_the_head_has, model.config,
                                                      lm._loglikelihood_tokens)
@@ -475,9 +476,10 @@ def language_model(model, tokenizer, batch_size: int, add_bos_token: bool, encod
 
 def _scoring_ids_the_head_has(config, score, requests, *args, **kwargs):
     """HFLM._loglikelihood_tokens, refusing a request whose scored tokens hold an id past the
-    LM head's rows (Apertus 1.5's head of the text tokens alone: data.scored_id_problem), where
-    lm-eval's gather of the answer's log-probabilities fails on it (an IndexError on the CPU, a
-    device-side assert that ends the process's CUDA work on a GPU)."""
+    model's logits (Apertus 1.5's head of the text tokens alone, Inkling's logits cut to
+    unpadded_vocab_size: data.scored_id_problem), where lm-eval's gather of the answer's
+    log-probabilities fails on it (an IndexError on the CPU, a device-side assert that ends
+    the process's CUDA work on a GPU)."""
     import torch
 
     from prunebench.data import scored_id_problem

@@ -8401,6 +8401,16 @@ def lm_head_rows(config) -> int:
     return rows or config.vocab_size
 
 
+def logit_columns(config) -> int:
+    """The ids the model scores, the width of its logits: the LM head's rows (`lm_head_rows`),
+    or fewer where Inkling's config gives unpadded_vocab_size (InklingForCausalLM drops the
+    logits of its head's padded rows; an id past them has no logit to score)."""
+    rows = lm_head_rows(config)
+    unpadded = (getattr(config, "unpadded_vocab_size", None)
+                if getattr(config, "model_type", None) == "inkling_text" else None)
+    return min(rows, unpadded) if unpadded else rows
+
+
 def non_block_param_count(config: LlamaConfig) -> int:
     """Embeddings, final norm and LM head (PhiMoE's with its bias; Gemma 4's per-layer
     inputs; OPT's learned position table, and its final norm only where the config keeps it;
