@@ -22,11 +22,13 @@ import torch
 from transformers import ZayaConfig, ZayaForCausalLM
 
 from prunebench import PrunebenchError
+from prunebench.checkpoint.architectures import architecture_shape, known_shape_of
 from prunebench.checkpoint.param_count import (block_param_count, checked_config_json,
                                                config_from_dict, count_params, layer_shapes)
 from prunebench.modeling import load_model, remove_blocks, save_model
 from block_helpers import kept_blocks_state
 from test_families import _write_config, family_model, ids, logits, numel
+from test_deepseek_v2 import check_known_shape
 from test_helium_vaultgemma_granitemoeshared import theirs
 from test_qwen3_next import check_a_depth_pruned_reload_decodes_as_transformers
 
@@ -34,24 +36,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 NAME = "zaya"
 # Zyphra/ZAYA1-8B's config.json (revision 67d34da5, as sglang's test_zaya_config copies it
-# with the layer list compressed): a top-level partial_rotary_factor and a rope_type beside
-# the per-kind rotary values, which ZayaConfig drops.
-PUBLISHED = {
-    "architectures": ["ZayaForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
-    "bos_token_id": 2, "cca_time0": 2, "cca_time1": 2, "dtype": "bfloat16",
-    "eos_token_id": 106, "head_dim": 128, "hidden_act": "silu", "hidden_size": 2048,
-    "initializer_range": 0.02, "layer_types": ["hybrid"] * 40, "lm_head_bias": False,
-    "max_position_embeddings": 131072, "model_type": "zaya", "moe_intermediate_size": 2048,
-    "num_attention_heads": 8, "num_experts": 16, "num_experts_per_tok": 1,
-    "num_hidden_layers": 40, "num_key_value_heads": 2, "output_router_logits": False,
-    "pad_token_id": 0, "partial_rotary_factor": 0.5, "rms_norm_eps": 1e-05,
-    "rope_parameters": {
-        "hybrid": {"partial_rotary_factor": 0.5, "rope_theta": 5000000, "rope_type": "default"},
-        "hybrid_sliding": {"partial_rotary_factor": 0.5, "rope_theta": 10000.0,
-                           "rope_type": "default"},
-        "rope_type": "default"},
-    "router_hidden_size": 256, "sliding_window": None, "tie_word_embeddings": True,
-    "use_cache": True, "vocab_size": 262272}
+# with the layer list compressed), the known shape zaya1-8b: a top-level
+# partial_rotary_factor and a rope_type beside the per-kind rotary values, which ZayaConfig
+# drops.
+PUBLISHED = {"architectures": ["ZayaForCausalLM"], "dtype": "bfloat16",
+             **architecture_shape("zaya1-8b")}
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +70,11 @@ def test_counts_match_transformers_meta_models_and_the_published_config_json(tmp
     assert count_params(model.config) == numel(model) == meta_count(model.config)
     values = checked_config_json(_write_config(tmp_path / "8b", PUBLISHED))
     assert count_params(config_from_dict(values)) == meta_count(ZayaConfig(**PUBLISHED))
+    # the known shape: the card's 8.3B total without the tied table, its 800M active a step
+    # reads beside the head
+    check_known_shape("zaya1-8b", 8_840_488_784, 1_290_737_488, "ZayaConfig")
+    assert known_shape_of("Zyphra/ZAYA1-8B") == "zaya1-8b"
+    assert known_shape_of("Zyphra/ZAYA1-8B-legacy") is None  # (its config.json refused)
     # untied, biased and windowed: the LM head's rows and bias, the q/k/v/o biases
     changed = {**PUBLISHED, "tie_word_embeddings": False, "lm_head_bias": True,
                "attention_bias": True, "cca_time0": 3, "sliding_window": 512,

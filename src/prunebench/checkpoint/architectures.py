@@ -1418,6 +1418,31 @@ ARCHITECTURES["gemma-4-26b-a4b"] = dict(
     layer_types=(["sliding_attention"] * 5 + ["full_attention"]) * 5, num_attention_heads=16,
     num_key_value_heads=8, num_global_key_value_heads=2, enable_moe_block=True, num_experts=128,
     top_k_experts=8, moe_intermediate_size=704)
+# Zyphra/ZAYA1-8B (zaya, transformers' native schema; not its -legacy copy, whose Megatron-style
+# config.json prunebench refuses): its config.json as sglang's test of its ZayaConfig copies the
+# field set verbatim from the file at revision 67d34da515b30409ee8daa67c3605c4402d03f6f (the
+# layer list written ["hybrid"] * 40; the hub could not be read here), a Rust engine's test of
+# the native file giving the same shape keys: 40 blocks of hidden 2048, each CCA attention of
+# 8 heads on 2 KV heads of 128 (convolutions of 2 and 2 taps, half of each head rotating at
+# base 5,000,000) and a router of 256 choosing one of 16 experts of 2048 or the skip expert,
+# tied, no LM head bias, a 131072-token context, vocab 262272 (tests/test_zaya.py quotes it).
+# 8,840,488,784 parameters (8.30B without the tied embedding table: the card's 8.3B total),
+# 1,290,737,488 read by a batch-1 step (one expert a block; 0.75B without the head: the card's
+# 800M active).
+ARCHITECTURES["zaya1-8b"] = dict(
+    model_type="zaya", attention_bias=False, attention_dropout=0.0, bos_token_id=2,
+    cca_time0=2, cca_time1=2, eos_token_id=106, head_dim=128, hidden_act="silu",
+    hidden_size=2048, initializer_range=0.02, layer_types=["hybrid"] * 40, lm_head_bias=False,
+    max_position_embeddings=131072, moe_intermediate_size=2048, num_attention_heads=8,
+    num_experts=16, num_experts_per_tok=1, num_hidden_layers=40, num_key_value_heads=2,
+    output_router_logits=False, pad_token_id=0, partial_rotary_factor=0.5, rms_norm_eps=1e-5,
+    rope_parameters={
+        "hybrid": {"partial_rotary_factor": 0.5, "rope_theta": 5000000, "rope_type": "default"},
+        "hybrid_sliding": {"partial_rotary_factor": 0.5, "rope_theta": 10000.0,
+                           "rope_type": "default"},
+        "rope_type": "default"},
+    router_hidden_size=256, sliding_window=None, tie_word_embeddings=True, use_cache=True,
+    vocab_size=262272)
 ARCHITECTURES["deepseek-v2-lite-chat"] = ARCHITECTURES["deepseek-v2-lite"]
 ARCHITECTURES["deepseek-v2-chat"] = ARCHITECTURES["deepseek-v2"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and
@@ -1487,6 +1512,8 @@ def known_shape_of(repo_id: str) -> str | None:
         # 4096-token context (0724's config.json as its hub discussion says; 0424's as a copy
         # quotes it, with q/k/v clamped to 8), not OLMo-7B-hf's 2048: planned from their own
         names = [n for n in names if n != "olmo-7b"]
+    if "legacy" in words:  # Zyphra/ZAYA1-8B-legacy: a Megatron-style config.json, refused
+        names = [n for n in names if n != "zaya1-8b"]
     if re.search(r"gpt2-large|distil|tiny", words):  # gpt2-large (no known shape), DistilGPT2
         # (6 blocks) and the tiny test models are no gpt2 of 124M
         names = [n for n in names if n != "gpt2"]
