@@ -5056,15 +5056,11 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                           xlstm_sizes(given)))
     if values.get("model_type") == "minimax_m3_vl_text":
         values = minimax_m3_values(values)
-    if values.get("model_type") == "axk1":
-        # AXK1Config's __post_init__: head_dim is qk_rope_head_dim; 5.25 derives the MLP
-        # kinds from first_k_dense_replace and moe_layer_freq where config.json lists none
-        # (5.17 reads first_k_dense_replace alone: a config where they differ is refused)
-        values["head_dim"] = values["qk_rope_head_dim"]
-        values["mlp_layer_types"] = axk1_mlp_kinds(values)
-    if values.get("model_type") == "axk2":
-        # AXK2Config's __post_init__ (5.24, 5.25): head_dim is qk_rope_head_dim, the MLP kinds
-        # from first_k_dense_replace and moe_layer_freq (1 and 1) where config.json lists none
+    if values.get("model_type") in ("axk1", "axk2"):
+        # AXK1Config's and AXK2Config's __post_init__: head_dim is qk_rope_head_dim; 5.25
+        # (AXK2Config: 5.24 on) derives the MLP kinds from first_k_dense_replace and
+        # moe_layer_freq (1 and 1) where config.json lists none (A.X K1 on 5.17 reads
+        # first_k_dense_replace alone: a config where they differ is refused)
         values["head_dim"] = values["qk_rope_head_dim"]
         values["mlp_layer_types"] = axk1_mlp_kinds(values)
     if values.get("model_type") == "hy_v3" and not values.get("mlp_layer_types"):
