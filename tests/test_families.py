@@ -2977,7 +2977,10 @@ PUBLISHED = {"gpt-j-6b": 6_050_882_784,  # its config.json counted (the card: 6,
              "mamba-130m": 129_135_360,
              # EXAONE-3.0-7.8B and internlm3-8b, from their config.json's keys (the cards:
              # 7.8B, 8B; by hand in tests/test_exaone_internlm3.py)
-             "exaone-3.0-7.8b": 7_818_448_896, "internlm3-8b-instruct": 8_804_241_408}
+             "exaone-3.0-7.8b": 7_818_448_896, "internlm3-8b-instruct": 8_804_241_408,
+             # ZAYA1-8B, from its config.json (the card: 8.3B without the tied table; its
+             # read parameters in tests/test_zaya.py)
+             "zaya1-8b": 8_840_488_784}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))
