@@ -45,7 +45,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     depth_needed_kinds, family,
                                     GATED_DELTANET_TYPES, head_dim, is_moe, kept_block_lists,
                                     kept_depth_scale,
-                                    kolibri1_1_sources, kv_sources, RWKV_ONE_BLOCK,
+                                    broken_reads, kv_sources, RWKV_ONE_BLOCK,
                                     jamba_kept_layout, linear_attention_blocks,
                                     MASK_SIZING_KINDS,
                                     layer_shapes, mimo_v2_flash_window, mlp_bias,
@@ -1756,6 +1756,15 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             f"{[i for i in range(n) if linear[i]]}): OlmoHybridConfig refuses a model without "
             "a Gated DeltaNet block, so neither prunebench nor transformers would load the "
             "pruned checkpoint. Remove fewer blocks (a larger size)")
+    if broken := broken_reads(model.config, drop):  # (refused before anything changes)
+        raise PrunebenchError(
+            f"removing blocks {sorted(drop)} would remove block(s) "
+            f"{sorted({source for _, source, _ in broken})} of this Kolibri-1.1 model and keep "
+            "blocks that read them ("
+            + "; ".join(f"{reader} reads {source}'s {what}" for reader, source, what in broken)
+            + "): those would read a missing block's or another's. Remove each such block with "
+            f"all its readers (here also {sorted({reader for reader, _, _ in broken})}), or "
+            "keep it: the depth methods choose so (methods.sizing.may_remove)")
     if needed := sorted(drop & set(depth_kept_blocks(model.config))):
         # (refused before anything changes)
         if model.config.model_type == "zamba2":
@@ -1789,14 +1798,6 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 "first block without a norm before the attention, so the block left first "
                 "would lose its trained attn_norm and compute another model. Remove other "
                 "blocks: the depth methods never choose it (methods.sizing.removable_blocks)")
-        if reads := kolibri1_1_sources(model.config):
-            raise PrunebenchError(
-                f"removing blocks {sorted(drop)} would remove block(s) {needed} of this "
-                "Kolibri-1.1 model, whose keys and values or candidate pool other blocks read ("
-                + "; ".join(f"{reader} reads {source}'s {what}" for reader, source, what in reads
-                            if source in needed)
-                + "): the blocks left would read a missing block's or another's. Remove other "
-                "blocks: the depth methods never choose these (methods.sizing.removable_blocks)")
         raise PrunebenchError(
             f"removing blocks {sorted(drop)} would remove block(s) {needed} this Gemma 4 model "
             "needs: its last block (Gemma4TextConfig makes the last block global, so a "

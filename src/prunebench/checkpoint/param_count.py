@@ -957,7 +957,8 @@ FAMILIES: dict[str, Family] = {
     # experts; the blocks whose kv_source_layers entry names an earlier block read that
     # block's keys and values (no k_proj, v_proj or k_norm: `kv_reusing_blocks`), and the
     # indexed blocks index_layers leaves out rescore the candidate pool of the closest
-    # indexer before them (`kolibri1_1_sources`: a depth prune keeps both kinds of source).
+    # indexer before them (`kolibri1_1_sources`: a depth prune keeps a source while a block
+    # it keeps reads it, `broken_reads`).
     "kolibri1_1": Family("Kolibri1_1ForCausalLM", "Kolibri1_1Config", False, False, None,
                          True, sandwich_norms=True, global_nope=True,
                          moe_intermediate_key="moe_intermediate_size",
@@ -3222,6 +3223,17 @@ def kolibri1_1_sources(config) -> list[tuple[int, int, str]]:
     return reads
 
 
+def broken_reads(config, removed) -> list[tuple[int, int, str]]:
+    """What removing the blocks `removed` would take from a block kept: each (reader, source,
+    what) of `kolibri1_1_sources` whose source goes while its reader stays (that reader would
+    read a missing block's keys, values or pool, or another's). A source goes with its readers
+    freely: the kept blocks' lists are renumbered (kept_block_lists). Empty in other families
+    and where every reader of a removed source goes too."""
+    gone = set(removed)
+    return [(reader, source, what) for reader, source, what in kolibri1_1_sources(config)
+            if source in gone and reader not in gone]
+
+
 def depth_kept_blocks(config) -> list[int]:
     """The blocks a depth prune must keep whatever it scores: a Gemma 4 model's last block
     (Gemma4TextConfig makes the last block global whatever layer_types says: a sliding block
@@ -3234,20 +3246,15 @@ def depth_kept_blocks(config) -> list[int]:
     "shared" block reuses the last "full" block's before it, and one left first has none:
     GlmMoeDsaAttention raises); ModernBERT-decoder's first block (its class builds block 0
     without an attention norm, by index: a block left first would lose its trained norm); a
-    Kolibri-1.1 model's blocks whose keys and values or candidate pool another block reads
-    (`kolibri1_1_sources`: removed, those blocks would read a missing entry or another
-    block's); a Zamba2 model's hybrid blocks (`zamba2_hybrid_ids`: removing one would hand
-    each later hybrid block another shared block and adapter)."""
+    Zamba2 model's hybrid blocks (`zamba2_hybrid_ids`: removing one would hand
+    each later hybrid block another shared block and adapter). None of Kolibri-1.1's: a block
+    others read may go with its readers (`broken_reads`, methods.sizing.depth_removable)."""
     if family(config).one_mixer_blocks or family(config).first_attention_unnormed:
         return [0]
     if getattr(config, "model_type", None) == "zamba2":
         return zamba2_hybrid_ids(config)
     if "shared" in (getattr(config, "indexer_types", None) or ()):
         return [0]
-    if reads := kolibri1_1_sources(config):
-        # (Kolibri-1.1: each block another reads the keys and values or the candidate pool of;
-        # kept even where the prune removes its readers, so that the kept set is the config's)
-        return sorted({source for _, source, _ in reads})
     if not family(config).per_layer_blocks:
         return []
     sources = {source for source in kv_sources(config) if source is not None}
@@ -5476,7 +5483,7 @@ def kept_block_lists(config, keep: list[int]) -> dict[str, Any]:
                       if isinstance(getattr(config, key, None), list)})
     if getattr(config, "model_type", None) == "kolibri1_1":
         # Kolibri1_1Config names blocks by index: the kept indexers and each kept block's keys'
-        # source by their new numbers (depth_kept_blocks keeps every source a block reads)
+        # source by their new numbers (a source goes only with its readers: broken_reads)
         new = {old: i for i, old in enumerate(keep)}
         lists["index_layers"] = [new[b] for b in config.index_layers if b in new]
         lists["kv_source_layers"] = [new[config.kv_source_layers[b]] for b in keep]

@@ -34,7 +34,7 @@ from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 # Sized from the config alone in the torch-free methods.sizing; named here too, where the depth
 # methods and their callers find them.
 from prunebench.methods.sizing import (check_kinds_left, kind_keeping_choice,  # noqa: F401
-                                       removable_blocks, solve_num_blocks)
+                                       depth_removable, removable_blocks, solve_num_blocks)
 from prunebench.modeling import (cast_floating, config_dtype, dtype_name, float32_kept,
                                  kept_block_lists, remove_blocks, resolve_dtype)
 from prunebench.projections import decoder, set_layers
@@ -178,8 +178,7 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
     `score_blocks()` returns (a score per block, higher = more important; extra report fields).
     """
     n = model.config.num_hidden_layers
-    removable = removable_blocks(n, p["protect_first"], p["protect_last"],
-                                 depth_kept_blocks(model.config))
+    removable = depth_removable(model.config, p["protect_first"], p["protect_last"])
     k = solve_num_blocks(model.config, target_params, removable)
     check_kinds_left(model.config, removable, k)
     log.info("%s: scoring all %d blocks (the protected ones too, for the report) to remove %d "
@@ -196,8 +195,9 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
     removed = sorted(chosen)
     if passed_over:
         log.info("%s: blocks %s kept though they rank among the least important: each is "
-                 "among the last blocks of a kind the model needs (%s)", criterion, passed_over,
-                 ", ".join(name for name, _, _ in depth_needed_kinds(model.config)))
+                 "among the last blocks of a kind the model needs (%s) or read by a block kept "
+                 "(sizing.may_remove)", criterion, passed_over,
+                 ", ".join(name for name, _, _ in depth_needed_kinds(model.config)) or "none")
     overflowed = [b for b in removable if not math.isfinite(scores[b])]
     if any(b in overflowed for b in removed):
         raise PrunebenchError(
@@ -265,11 +265,13 @@ def cut_margin(ranking: list[int], scores: list[float], k: int) -> dict[str, Any
 
 # --------------------------------------------------------------------------- the PPL criterion
 
-def ppl_scores(losses: LossMemo, n_blocks: int,
-               kept: list[int] | tuple[int, ...] = ()) -> list[float]:
+def ppl_scores(losses: LossMemo, n_blocks: int, kept: list[int] | tuple[int, ...] = (),
+               left_out: Callable[[int], set[int]] = lambda block: {block}) -> list[float]:
     """PPL of the model with each single block removed (higher = more important); NaN (null
     in the report) for the blocks the model cannot do without (`kept`: depth_kept_blocks,
-    Gemma 4's), never removed."""
+    Gemma 4's), never removed. A block that others read goes with them (`left_out`:
+    sizing.with_readers, Kolibri-1.1's sources), so its PPL is the model's without all of
+    them: no model runs without it alone."""
     scores = []
     for block in range(n_blocks):
         if block in kept:
@@ -278,7 +280,7 @@ def ppl_scores(losses: LossMemo, n_blocks: int,
             scores.append(math.nan)
             continue
         start = time.perf_counter()
-        scores.append(nll_to_ppl(losses.nll({block})))
+        scores.append(nll_to_ppl(losses.nll(left_out(block))))
         # Blocks are named by their index (0-based), as the removal lists and reports name them.
         log.info("block %d (of %d): PPL without it %.3f (%.1fs)", block, n_blocks, scores[-1],
                  time.perf_counter() - start)
@@ -374,7 +376,8 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int,
             base_ppl = nll_to_ppl(losses.nll(set()))
             log.info("dense calibration PPL %.3f (%s)", base_ppl, p["dtype"])
             scores = ppl_scores(losses, model.config.num_hidden_layers,
-                                depth_kept_blocks(model.config))
+                                depth_kept_blocks(model.config),
+                                lambda block: sizing.with_readers(model.config, block))
         return scores, {"calibration_ppl_dense": base_ppl, "dtype": p["dtype"],
                         "calibration_loss_counts": losses.counts()}
 

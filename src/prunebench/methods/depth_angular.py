@@ -27,11 +27,11 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.device_map import main_device
-from prunebench.checkpoint.param_count import depth_kept_blocks, depth_needed_kinds
+from prunebench.checkpoint.param_count import broken_reads, depth_needed_kinds
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import (NEAR_TIE, cut_margin, layer_hidden, ranked_score,
                                       require_calibration, scored_in, scoring_dtype)
-from prunebench.methods.sizing import (check_kinds_left, leaves_each_kind, removable_blocks,
+from prunebench.methods.sizing import (check_kinds_left, depth_removable, may_remove,
                                        solve_num_blocks)
 from prunebench.modeling import remove_blocks
 from prunebench.projections import decoder
@@ -99,9 +99,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     p = registry.checked_params("depth_angular", params)
     dtype = scoring_dtype("depth_angular", p, model)
     calibration = require_calibration("depth_angular", calibration)
-    n_blocks = model.config.num_hidden_layers
-    removable = removable_blocks(n_blocks, p["protect_first"], p["protect_last"],
-                                 depth_kept_blocks(model.config))
+    removable = depth_removable(model.config, p["protect_first"], p["protect_last"])
     k = solve_num_blocks(model.config, target_params, removable)  # refused before scoring
     check_kinds_left(model.config, removable, k)
     log.info("angular distance: %d consecutive blocks to remove, starting at one of blocks "
@@ -114,14 +112,17 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             f"depth_angular: no run of {k} consecutive removable blocks (removable: "
             f"{removable}; the others are protected or needed by the model): lower "
             "protect_first / protect_last or remove fewer blocks (a larger size)")
-    # (a hybrid's runs that keep a block of each kind it needs: sizing.leaves_each_kind)
-    keeping = [s for s in starts if leaves_each_kind(model.config, range(s, s + k))]
+    # (a hybrid's runs that keep a block of each kind it needs, and Kolibri-1.1's that hold
+    # each source they take with all its readers: sizing.may_remove)
+    keeping = [s for s in starts if may_remove(model.config, range(s, s + k))]
     if not keeping:
         raise PrunebenchError(
             f"depth_angular: every run of {k} consecutive removable blocks (starting at "
             f"{starts}) would leave this model too few blocks of a kind it needs "
-            f"({[(name, blocks) for name, blocks, _ in depth_needed_kinds(model.config)]}): "
-            "choose a larger size, or a criterion that removes blocks apart (depth_ppl, sleb, "
+            f"({[(name, blocks) for name, blocks, _ in depth_needed_kinds(model.config)]}) or "
+            "a block kept reading a removed one's keys and values or candidate pool "
+            f"({broken_reads(model.config, range(starts[0], starts[0] + k))} in the first): "
+            "choose another size, or a criterion that removes blocks apart (depth_ppl, sleb, "
             "shortgpt)")
     starts = keeping
     with scored_in(model, dtype) as scoring:

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from prunebench import FamilyUnsupported, PrunebenchError
-from prunebench.checkpoint.param_count import (block_param_count, count_params,
-                                               depth_kept_blocks, depth_needed_kinds,
+from prunebench.checkpoint.param_count import (block_param_count, broken_reads,
+                                               count_params, depth_kept_blocks, depth_needed_kinds,
                                                depth_needed_least,
                                                family, head_dim, jamba_period,
                                                head_shards, heads_removable, kv_heads,
@@ -49,8 +49,28 @@ def removable_blocks(n_blocks: int, protect_first: int, protect_last: int,
             f"protect_first={protect_first} and protect_last={protect_last} leave no removable "
             f"block out of {n_blocks} beside the blocks the model needs kept ({sorted(kept)}: "
             "Gemma 4's last block and the blocks whose keys and values later blocks reuse, "
-            "Nemotron-H's first, Kolibri-1.1's blocks whose keys and values or candidate pool "
-            "others read): lower them (0 and 0 switch the protection off)")
+            "Nemotron-H's first): lower them (0 and 0 switch the protection off)")
+    return blocks
+
+
+def depth_removable(config, protect_first: int, protect_last: int) -> list[int]:
+    """The blocks a depth method may remove from a model of this config: `removable_blocks`
+    (the protection, param_count.depth_kept_blocks), less each block that a block they leave
+    (protected or needed) reads, Kolibri-1.1's keys' and candidate pools' sources
+    (param_count.broken_reads: a source goes only with all its readers). Every number of these
+    blocks can go so (from the last back: a block reads only blocks before it)."""
+    blocks = removable_blocks(config.num_hidden_layers, protect_first, protect_last,
+                              depth_kept_blocks(config))
+    read: set[int] = set()
+    while broken := broken_reads(config, blocks):  # (a source read by a kept reader stays)
+        read |= {source for _, source, _ in broken}
+        blocks = [b for b in blocks if b not in read]
+    if not blocks:
+        raise PrunebenchError(
+            f"protect_first={protect_first} and protect_last={protect_last} leave no removable "
+            f"block out of {config.num_hidden_layers}: the blocks {sorted(read)} they leave "
+            "removable are read by blocks they protect (their keys and values or candidate "
+            "pool), so stay: lower them (0 and 0 switch the protection off)")
     return blocks
 
 
@@ -83,7 +103,11 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
             "a larger target" + (" or protect fewer blocks (protect_first / protect_last)"
                                  if protected else "")
             + (f"; blocks {needed} stay whatever the protection: the model needs them "
-               "(depth_kept_blocks)" if (needed := depth_kept_blocks(config)) else ""))
+               "(depth_kept_blocks)" if (needed := depth_kept_blocks(config)) else "")
+            + (f"; blocks {read} stay while blocks kept read them (their keys and values or "
+               "candidate pool: param_count.broken_reads)" if (read := [
+                   b for b in range(config.num_hidden_layers)
+                   if b not in removable and broken_reads(config, [*removable, b])]) else ""))
     if best_k >= config.num_hidden_layers:
         raise PrunebenchError(
             f"target {target_params:,} params would remove every block, leaving no model: "
@@ -217,30 +241,49 @@ def leaves_each_kind(config, removed) -> bool:
                for _, blocks, _ in depth_needed_kinds(config) if blocks)
 
 
+def with_readers(config, block: int) -> set[int]:
+    """`block` with every block that reads it, directly or through another (Kolibri-1.1's
+    readers of a source's keys and values or candidate pool: param_count.broken_reads): the
+    fewest blocks that can go with it; `block` alone in other families."""
+    unit = {block}
+    while broken := broken_reads(config, unit):
+        unit |= {reader for reader, _, _ in broken}
+    return unit
+
+
+def may_remove(config, removed) -> bool:
+    """Whether a depth prune may remove the blocks `removed`: they leave a block of each kind
+    the family needs (`leaves_each_kind`) and each block a kept block reads (Kolibri-1.1's
+    keys' and candidate pools' sources, which go with all their readers or not at all:
+    param_count.broken_reads)."""
+    return leaves_each_kind(config, removed) and not broken_reads(config, removed)
+
+
 def kind_keeping_choice(config, ranking: Sequence[int], k: int) -> tuple[list[int], list[int]]:
     """The k blocks a one-shot criterion removes, taken from `ranking` (least important first)
-    but passing over a block whose removal would leave its kind without a block (a hybrid's
-    last attention block, say, modeling.remove_blocks refusing such a prune; or with one of
-    Zamba's hybrid blocks, of which two stay): (the blocks removed, in ranking order; those
-    passed over). In a family of one kind of block, the first k. A kind's block is passed over
-    only where every other block of its kind but those kept ranks lower, so the kept ones are
-    its kind's most important. check_kinds_left has made sure, when the prune
-    was planned, that k blocks can go so."""
+    one at a time, each the first block in it that may go beside those taken (`may_remove`):
+    passing over a block whose removal would leave its kind without a block (a hybrid's last
+    attention block, say, modeling.remove_blocks refusing such a prune; or with one of Zamba's
+    hybrid blocks, of which two stay), or a block a kept block reads (Kolibri-1.1's sources,
+    which may go once their readers have). Returns (the blocks removed, in ranking order; those
+    passed over, ranked before the last removed). In a family of neither, the first k. A
+    kind's block is passed over only where every other block of its kind but those kept ranks
+    lower, so the kept ones are its kind's most important. check_kinds_left has made sure, when
+    the prune was planned, that k blocks can go so (and depth_removable that each source's
+    readers are removable with it)."""
     removed: list[int] = []
-    passed_over: list[int] = []
-    for block in ranking:
-        if len(removed) == k:
-            break
-        if leaves_each_kind(config, [*removed, block]):
-            removed.append(block)
-        else:
-            passed_over.append(block)
-    if len(removed) < k:  # (check_kinds_left refuses such a plan before any scoring)
-        raise PrunebenchError(
-            f"only {len(removed)} of the ranked blocks {list(ranking)} can go while a block of "
-            f"each kind {[name for name, _, _ in depth_needed_kinds(config)]} stays, and "
-            f"{k} must: choose a larger target")
-    return removed, passed_over
+    while len(removed) < k:
+        block = next((b for b in ranking
+                      if b not in removed and may_remove(config, [*removed, b])), None)
+        if block is None:  # (check_kinds_left refuses such a plan before any scoring)
+            raise PrunebenchError(
+                f"only {len(removed)} of the ranked blocks {list(ranking)} can go while a block "
+                f"of each kind {[name for name, _, _ in depth_needed_kinds(config)]} and each "
+                f"block a kept block reads stay, and {k} must: choose a larger target")
+        removed.append(block)
+    removed.sort(key=list(ranking).index)
+    last = list(ranking).index(removed[-1]) if removed else 0
+    return removed, [b for b in ranking[:last] if b not in removed]
 
 
 def refuse_block_by_block(config, method: str) -> None:
@@ -258,8 +301,7 @@ def refuse_block_by_block(config, method: str) -> None:
 
 def plan_blocks(config, target_params: int, protect_first: int, protect_last: int) -> dict:
     """What removing whole blocks does to a model of this config, from the config alone."""
-    removable = removable_blocks(config.num_hidden_layers, protect_first, protect_last,
-                                 depth_kept_blocks(config))
+    removable = depth_removable(config, protect_first, protect_last)
     k = solve_num_blocks(config, target_params, removable)
     check_kinds_left(config, removable, k)
     shapes = layer_shapes(config)
@@ -347,8 +389,7 @@ def sublayer_sizes(config, protect_first: int, protect_last: int,
     channels left; what it takes is its weights and biases (and Qwen3's q/k norms), the
     block's norms staying with the block."""
     shapes = layer_shapes(config)
-    blocks = removable_blocks(config.num_hidden_layers, protect_first, protect_last,
-                              depth_kept_blocks(config))
+    blocks = depth_removable(config, protect_first, protect_last)
     units = []
     for kind in SUBLAYERS[block_type]:
         for b in blocks:

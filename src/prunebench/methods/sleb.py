@@ -21,13 +21,11 @@ from collections.abc import Callable
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import depth_kept_blocks
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import (check_kinds_left, nll_to_ppl, ranked_score,
-                                      removable_blocks, require_calibration, scored_losses,
+                                      require_calibration, scored_losses,
                                       scoring_dtype, solve_num_blocks)
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress
-from prunebench.methods.sizing import leaves_each_kind
 from prunebench.modeling import remove_blocks
 
 log = logging.getLogger(__name__)
@@ -38,8 +36,9 @@ DEFAULT_CALIBRATION = registry.default_calibration("sleb")  # defined once, in t
 def eliminate(losses: LossMemo, k: int, candidates: list[int],
               may_remove: Callable[[list[int]], bool] = lambda removed: True) -> list[dict]:
     """k greedy rounds; returns one record per round (block indices are the original ones).
-    A round tries only the blocks whose removal `may_remove` allows (sizing.leaves_each_kind:
-    a hybrid's last block of a kind it needs stays)."""
+    A round tries only the blocks whose removal `may_remove` allows (sizing.may_remove: a
+    hybrid's last block of a kind it needs stays; a Kolibri-1.1 block others read, once they
+    have gone)."""
     removed: list[int] = []
     rounds = []
     for r in range(k):
@@ -76,15 +75,14 @@ def prune(model, calibration: torch.Tensor, target_params: int,
     p = registry.checked_params("sleb", params)
     dtype = scoring_dtype("sleb", p, model)
     calibration = require_calibration("sleb", calibration)
-    removable = removable_blocks(model.config.num_hidden_layers, p["protect_first"],
-                                 p["protect_last"], depth_kept_blocks(model.config))
+    removable = sizing.depth_removable(model.config, p["protect_first"], p["protect_last"])
     sizing.refuse_block_by_block(model.config, "sleb")
     k = solve_num_blocks(model.config, target_params, removable)
     check_kinds_left(model.config, removable, k)
     with scored_losses(model, dtype, calibration, p["batch_size"], progress) as losses:
         dense_nll = losses.nll(set())
         rounds = eliminate(losses, k, removable,
-                           lambda removed: leaves_each_kind(model.config, removed))
+                           lambda removed: sizing.may_remove(model.config, removed))
     order = [r["removed"] for r in rounds]
     remove_blocks(model, sorted(order))
     return {"criterion": "sleb", "removal_order": order, "removed_blocks": sorted(order),
