@@ -7,41 +7,51 @@ keys each query attends to, NVFP4-rounded keys and values), blocks 0 and 1 a den
 mlp_only_intermediate_size, and blocks named by absolute index: the indexers (index_layers;
 every other indexed block rescores the candidate pool of the closest indexer before it) and
 each block's keys' source (kv_source_layers; a block reading another's has no k/v
-projections). A depth prune keeps every block another reads (depth_kept_blocks), refused
-when asked to remove one, and writes both lists renumbered.
+projections). A depth prune removes a block another reads only with all its readers
+(param_count.broken_reads: every criterion chooses so, remove_blocks and the plan refuse
+otherwise), and writes both lists renumbered.
 
 On a transformers older than 5.25 (make test-floor's 5.17; on 5.25 the release is faked):
 the config.json is read, counted and planned without a transformers class, its layout
 derived as Kolibri1_1Config derives it, and everything that builds the model is refused
 naming the release to install. Where the class exists (skipped below with the refusal's
 words): counts against transformers' meta models (the published shape too) and by hand;
-depth pruning equal to transformers' model of the kept blocks with the lists renumbered, the
-old numbers refused by transformers and the attention's own source index needed; a
+depth pruning equal to transformers' model of the kept blocks with the lists renumbered (a
+source gone with its readers too), the old numbers refused by transformers and the
+attention's own source index needed; every depth criterion's choice keeping each kept
+reader's source; a
 depth-pruned save reloaded and decoded by hf / hf_static as transformers' generate; the
 indexer's choice shown to matter; the width methods' refusals. tests/test_families.py runs
 the shared per-family tests on it."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import itertools
 
 import pytest
 import torch
 import transformers
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import (block_param_count, config_from_dict,
-                                               count_params, depth_kept_blocks, layer_shapes,
+from prunebench.checkpoint.param_count import (block_param_count, broken_reads,
+                                               config_from_dict, count_params,
+                                               depth_kept_blocks, layer_shapes,
                                                transformers_release_problem)
-from prunebench.methods.sizing import plan_blocks
+from prunebench.methods import depth, depth_angular, depth_mag, depth_taylor, shortgpt, sleb
+from prunebench.methods.sizing import (depth_removable, kind_keeping_choice, may_remove,
+                                       plan_blocks, with_readers)
 from prunebench.modeling import remove_blocks
 from test_afmoe_laguna_mellum import check_published_import
 from test_exaone_internlm3 import check_refused_below_its_release
-from test_families import FAMILIES, family_model, ids, logits
+from test_families import FAMILIES, family_config, family_model, ids, logits
 from test_families import tokenizer  # noqa: F401 - a fixture
 from test_flint_kolibri1_minicpm5_moe import PUBLISHED_NAMES as KOLIBRI1_NAMES
 from test_glm4_moe import check_refused_as_a_mixture_of_experts
-from test_helium_vaultgemma_granitemoeshared import SHAPE, check_counts, check_depth_pruning
+from block_helpers import kept_blocks_state
+from test_families import numel
+from test_helium_vaultgemma_granitemoeshared import SHAPE, check_counts, check_depth_pruning, theirs
 from test_moe import per_expert_state
 from test_qwen3_next import check_a_depth_pruned_reload_decodes_as_transformers
 
@@ -92,15 +102,16 @@ DERIVED = {"layer_types": [IX if (b + 1) % 5 == 0 else SL for b in range(20)],
 
 def test_the_layout_is_read_from_config_json_as_the_class_derives_it():
     """Without a class (any release): the indexed blocks, indexers, keys' sources and dense
-    blocks Kolibri1_1Config derives where config.json lists none, and so the blocks kept
-    (the 1st indexed: block 9 reads its keys and pool, 14 its keys); the class's own where
+    blocks Kolibri1_1Config derives where config.json lists none, and so what goes with a
+    source (the 1st indexed: block 9 reads its keys and pool, 14 its keys); the class's own where
     installed. More than ten indexed blocks without kv_source_layers refused, as the class
     refuses them."""
     raw = tiny_json(num_hidden_layers=20, layer_types=None, index_layers=None,
                     kv_source_layers=None)
     config = config_from_dict(raw)
     assert {key: getattr(config, key) for key in DERIVED} == DERIVED
-    assert depth_kept_blocks(config) == [4]
+    assert depth_kept_blocks(config) == [] and with_readers(config, 4) == {4, 9, 14}
+    assert with_readers(config, 14) == {14} and with_readers(config, 9) == {9}
     with pytest.raises(PrunebenchError, match="11 indexed-attention blocks and no "
                                               "kv_source_layers.*Give kv_source_layers"):
         config_from_dict({**raw, "num_hidden_layers": 55})
@@ -122,13 +133,16 @@ def test_counts_equal_transformers_parameters(values):
 def test_the_published_shape_counts_what_transformers_builds():
     """Kolibri1_1Config's defaults (Kolibri-1.1's shape: 50 blocks, 384 experts, 6 of the 10
     indexed blocks reading another's keys), from an empty config.json and on the meta
-    device; its blocks 4, 19 and 29 kept by a depth prune."""
+    device; its blocks 4, 19 and 29 removable with their readers (9, 14 and 49 read block
+    4's keys, 9 its pool; 24 rescores 19's pool; 34 to 49 29's, 34 to 44 read its keys)."""
     needs()
     with torch.device("meta"):
         model = transformers.Kolibri1_1ForCausalLM(transformers.Kolibri1_1Config())
     published = config_from_dict({"model_type": "kolibri1_1"})
     assert count_params(published) == sum(p.numel() for p in model.parameters())
-    assert depth_kept_blocks(published) == [4, 19, 29]
+    assert depth_removable(published, 0, 0) == list(range(50))
+    assert [sorted(with_readers(published, b)) for b in (4, 19, 29)] == [
+        [4, 9, 14, 49], [19, 24], [29, 34, 39, 44, 49]]
 
 
 def test_the_blocks_counted_by_hand():
@@ -186,34 +200,161 @@ def test_the_renumbering_matters():
         logits(model, ids(2, 12))
 
 
-def test_a_block_another_reads_is_kept_and_its_removal_refused():
-    """Block 1 (block 3's keys, values and pool) is never a depth method's to choose, refused
-    by remove_blocks naming what reads it, and a size reachable only without it refused when
-    the prune is planned, naming it."""
+# Four indexed blocks, two sources: the indexers 0 and 2, block 1 reading 0's keys and pool,
+# block 3 0's keys and 2's pool. Block 0 goes only with 1 and 3, block 2 only with 3.
+TWO_SOURCES = dict(layer_types=[IX] * 4, index_layers=[0, 2], kv_source_layers=[0, 0, 2, 0])
+
+
+@pytest.mark.parametrize("drop, kept", [
+    ([2, 3], dict(layer_types=[IX, IX], index_layers=[0], kv_source_layers=[0, 0],
+                  mlp_only_layers=[0])),
+    ([0, 1, 3], dict(layer_types=[IX], index_layers=[0], kv_source_layers=[0],
+                     mlp_only_layers=[]))])
+def test_a_source_removed_with_all_its_readers_computes_as_transformers_model(drop, kept):
+    """A source removed with every block that reads it (block 2 with 3, block 0 with 1 and 3):
+    the kept lists renumbered (the kept indexer first) compute as transformers' model of
+    those values; the rule that kept every source could remove neither."""
     needs()
-    config = FAMILIES["kolibri1_1"]()
-    assert depth_kept_blocks(config) == [1]
-    model = family_model("kolibri1_1")
-    with pytest.raises(PrunebenchError, match=r"block\(s\) \[1\] of this Kolibri-1.1 model.*"
-                                              r"3 reads 1's keys and values; 3 reads 1's "
-                                              r"candidate pool"):
-        remove_blocks(model, [1, 2])
+    dense = family_model("kolibri1_1", **TWO_SOURCES)
+    model = copy.deepcopy(dense)
+    remove_blocks(model, drop)
+    assert {key: getattr(model.config, key) for key in kept} == kept
+    keep = [b for b in range(4) if b not in drop]
+    values = {**dense.config.to_dict(), "num_hidden_layers": len(keep), **kept}
+    reference = theirs("kolibri1_1", values, kept_blocks_state(dense, keep))
+    x = ids(2, 24)
+    torch.testing.assert_close(logits(model, x), logits(reference, x), rtol=0, atol=1e-6)
+    assert numel(model) == count_params(model.config) == numel(reference)
+
+
+def test_a_source_a_kept_block_reads_is_refused_and_kept_from_the_plan():
+    """remove_blocks refuses a source whose reader stays, naming the reads, before anything
+    changes; a protected reader keeps its sources out of the removable blocks, and a size
+    needing them is refused when planned, naming them; unprotected, every block may go and
+    three blocks' removal (two before: only the readers) is planned."""
+    needs()
+    model = family_model("kolibri1_1", **TWO_SOURCES)
+    config = model.config
+    with pytest.raises(PrunebenchError, match=r"would remove block\(s\) \[2\] of this "
+                                              r"Kolibri-1.1 model and keep blocks that read "
+                                              r"them \(3 reads 2's candidate pool\).*"
+                                              r"here also \[3\]"):
+        remove_blocks(model, [2])
+    with pytest.raises(PrunebenchError, match=r"\(1 reads 0's keys and values; 1 reads 0's "
+                                              r"candidate pool\)"):
+        remove_blocks(model, [0, 2, 3])
     assert len(model.model.layers) == 4  # (refused before anything changed)
+    assert broken_reads(config, [0, 1, 3]) == broken_reads(config, [1, 2, 3]) == []
+    assert depth_removable(config, 0, 0) == [0, 1, 2, 3]
+    assert depth_removable(config, 0, 1) == [1]  # (block 3 reads 0 and 2)
     shapes = layer_shapes(config)
-    needed = count_params(config) - sum(block_param_count(config, shapes[b]) for b in (0, 2, 3))
-    assert plan_blocks(config, needed, 0, 0)["blocks_after"] == 1
-    with pytest.raises(PrunebenchError, match=r"blocks \[1\] stay whatever the protection"):
-        plan_blocks(config, needed - block_param_count(config, shapes[1]), 0, 0)
+    sizes = sorted((block_param_count(config, s) for s in shapes), reverse=True)
+    assert plan_blocks(config, count_params(config) - sum(sizes[:3]), 0, 0)["blocks_after"] == 1
+    with pytest.raises(PrunebenchError, match=r"blocks \[0, 2\] stay while blocks kept read "
+                                              r"them"):
+        plan_blocks(config, count_params(config) - sum(sizes[:2]), 0, 1)
+    # (block 3 reading 1's keys and 2's pool: protect_first and protect_last leave none)
+    with pytest.raises(PrunebenchError, match=r"the blocks \[1, 2\] they leave removable are "
+                                              r"read by blocks they protect"):
+        depth_removable(family_config("kolibri1_1", **{
+            **TWO_SOURCES, "index_layers": [0, 1, 2], "kv_source_layers": [0, 1, 2, 1]}), 1, 1)
 
 
-@pytest.mark.parametrize("left_out", [[0], [2], [3], [0, 2], [2, 3], [0, 2, 3]])
+def test_the_one_shot_choice_frees_a_source_once_its_readers_have_gone():
+    """For every ranking of the four blocks and every k: the choice removes k blocks that may
+    go (each kept reader keeps its sources), each the first in the ranking that may go beside
+    those before it. Ranked first, the sources wait for their readers."""
+    needs()
+    config = family_model("kolibri1_1", **TWO_SOURCES).config
+    for ranking in itertools.permutations(range(4)):
+        for k in range(1, 5):
+            removed, passed_over = kind_keeping_choice(config, ranking, k)
+            assert len(set(removed)) == k and may_remove(config, removed)
+            taken: list[int] = []
+            for _ in range(k):
+                taken.append(next(b for b in ranking if b not in taken
+                                  and may_remove(config, [*taken, b])))
+            assert set(removed) == set(taken) and not set(removed) & set(passed_over)
+    assert kind_keeping_choice(config, [0, 2, 1, 3], 2) == ([1, 3], [0, 2])
+    assert kind_keeping_choice(config, [0, 2, 1, 3], 3) == ([0, 1, 3], [2])
+
+
+class AdditiveLosses:
+    """Losses as SLEB reads them: 1 plus each removed block's cost; asked only for removals
+    that may go (no model runs without a read block alone)."""
+
+    def __init__(self, config, costs):
+        self.config, self.costs = config, costs
+
+    def nll(self, removed):
+        assert may_remove(self.config, removed)
+        return 1.0 + sum(self.costs[b] for b in removed)
+
+    def counts(self):
+        return {"computed": 0, "read": 0}
+
+
+@pytest.mark.parametrize("criterion", ["depth_ppl", "shortgpt", "depth_mag", "depth_taylor",
+                                       "sleb", "depth_angular"])
+def test_every_depth_criterion_removes_a_source_only_with_its_readers(criterion, monkeypatch):
+    """Three blocks to go (a size the rule that kept every source refused): each criterion
+    scores and prunes the model, the sources ranked least important where the criterion's
+    scores are forced so, and leaves no kept reader without its source (remove_blocks would
+    refuse it); depth_ppl scores a source as the model without it and its readers."""
+    needs()
+    model = family_model("kolibri1_1", **TWO_SOURCES)
+    config = copy.deepcopy(model.config)
+    shapes = layer_shapes(model.config)
+    target = count_params(model.config) - sum(sorted(
+        (block_param_count(model.config, s) for s in shapes), reverse=True)[:3])
+    off = {"protect_first": 0, "protect_last": 0}
+    if criterion == "sleb":  # (block 2 the cheapest to remove, 0 next: neither may go first)
+        monkeypatch.setattr(sleb, "scored_losses", lambda *a, **k: contextlib.nullcontext(
+            AdditiveLosses(config, [0.1, 0.3, 0.0, 0.4])))
+        report = sleb.prune(model, ids(2, 16), target, **off)
+        assert report["removal_order"] == [1, 3, 2]
+        assert report["rounds"][0]["candidate_nll"].keys() == {"1", "3"}
+    elif criterion == "depth_angular":
+        report = depth_angular.prune(model, ids(2, 16), target, **off)
+        assert report["ranking"] == [1]  # (blocks 0..2 would leave 3 reading 0 and 2)
+    elif criterion == "depth_ppl":
+        asked = []
+        nll = depth.LossMemo.nll
+        monkeypatch.setattr(depth.LossMemo, "nll", lambda self, blocks: (
+            asked.append(frozenset(blocks)), nll(self, blocks))[1])
+        report = depth.prune_ppl(model, ids(2, 16), target, batch_size=2, **off)
+        assert set(asked) == {frozenset(), frozenset({0, 1, 3}), frozenset({1}),
+                              frozenset({2, 3}), frozenset({3})}
+    else:
+        module = {"shortgpt": shortgpt, "depth_mag": depth_mag, "depth_taylor": depth_taylor}
+        report = module[criterion].prune(model, ids(2, 16), target, **off)
+    assert len(report["removed_blocks"]) == 3 and may_remove(config, report["removed_blocks"])
+    assert model.config.num_hidden_layers == 1
+    logits(model, ids(2, 12))
+
+
+def test_sources_forced_lowest_wait_for_their_readers_in_a_one_shot_prune():
+    """prune_one_shot with the sources scored least important, two blocks to go: their readers
+    go, the sources are passed over and reported so."""
+    needs()
+    model = family_model("kolibri1_1", **TWO_SOURCES)
+    shapes = layer_shapes(model.config)
+    target = count_params(model.config) - sum(sorted(
+        (block_param_count(model.config, s) for s in shapes), reverse=True)[:2])
+    report = depth.prune_one_shot(model, target, {"protect_first": 0, "protect_last": 0},
+                                  "test", lambda: ([0.0, 3.0, 1.0, 4.0], {}))
+    assert report["removed_blocks"] == [1, 3] and report["kept_for_kind"] == [0, 2]
+    assert model.config.index_layers == [0, 1]
+
+
+@pytest.mark.parametrize("left_out", [[0], [2], [3], [0, 2], [2, 3], [0, 2, 3], [1, 3]])
 def test_the_depth_criteria_score_a_removal_as_the_model_without_those_blocks(left_out):
     """depth_ppl's and SLEB's losses leave blocks out (depth.without_blocks) with the per-block
     lists renumbered but each kept module's layer_idx and kv_source_layer their old ones (the
     keys shared in a forward filed and read under the same old numbers): the logits equal those
     of the model with the blocks removed (renumbered throughout, modeling.remove_blocks), the
-    removed sliding block 2 between block 1's pool and its reader 3 too, over a prompt the
-    indexer selects in; depth_angular, ShortGPT, Mag+ and Taylor+ score the whole model."""
+    removed sliding block 2 between block 1's pool and its reader 3 too, and block 1 with its
+    reader (a source left out whole), over a prompt the indexer selects in; depth_angular, ShortGPT, Mag+ and Taylor+ score the whole model."""
     needs()
     from prunebench.methods.depth import without_blocks
 
@@ -229,12 +370,14 @@ def test_the_depth_criteria_score_a_removal_as_the_model_without_those_blocks(le
     assert len(model.model.layers) == 4
 
 
-def test_a_depth_pruned_reload_decodes_as_transformers(tmp_path):
+@pytest.mark.parametrize("layout, drop", [({}, [0, 2]), (TWO_SOURCES, [2, 3])])
+def test_a_depth_pruned_reload_decodes_as_transformers(layout, drop, tmp_path):
     """Saved with blocks 0 and 2 removed (the kept indexer and its reader renumbered 0 and 1),
-    loaded by prunebench and by transformers: hf and hf_static decode as generate."""
+    or a source with its one reader (TWO_SOURCES' 2 and 3), loaded by prunebench and by
+    transformers: hf and hf_static decode as generate."""
     needs()
     check_a_depth_pruned_reload_decodes_as_transformers(
-        family_model("kolibri1_1"), [0, 2], transformers.Kolibri1_1ForCausalLM,
+        family_model("kolibri1_1", **layout), drop, transformers.Kolibri1_1ForCausalLM,
         tmp_path / "pruned")
 
 
