@@ -54,7 +54,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     sdpa_not_causal, sparse_mlp_blocks, tied_embeddings,
                                     with_boolean_flags, with_partial_rotary,
                                     with_read_ffn_keys, without_null_shapes,
-                                    zamba_needed_kinds)
+                                    zamba_needed_kinds, zamba2_removal_problem)
 from prunebench.projections import (alias_llama_names, block_mlp, decoder, down_proj,
                                     embedding_name, get_part, head_name, mlp_gated, mlp_inputs,
                                     module_name, o_proj, set_attention, set_block_heads,
@@ -1690,6 +1690,35 @@ def _attention_kept(config, keep: list[int]) -> bool:
                if name in MASK_SIZING_KINDS)
 
 
+# A Zamba2 shared block's adapter lists, one slot a hybrid block: (submodule, list's name)
+ZAMBA2_ADAPTER_LISTS = (("feed_forward", "gate_up_proj_adapter_list"),
+                        ("self_attn", "linear_q_adapter_list"),
+                        ("self_attn", "linear_k_adapter_list"),
+                        ("self_attn", "linear_v_adapter_list"))
+
+
+def _zamba2_kept_adapters(model, hybrid: list[int], keep: list[int]) -> None:
+    """A depth-pruned Zamba2 model's shared blocks as transformers builds them for the kept
+    blocks: each adapter list holds the kept hybrid blocks' slots alone, in hybrid order (the
+    removed ones' adapters dropped; zamba2_removal_problem has made sure that each kept hybrid
+    block's new slot is one of its shared block's, where its adapter moves: a checkpoint saved
+    then names it by the new slot), and each block looks its adapters up by the index
+    Zamba2Model passes it, its new one. `hybrid`: the hybrid blocks' indices before."""
+    slots = [j for j, block in enumerate(hybrid) if block in keep]
+    now = [i for i, layer in enumerate(decoder(model).layers)
+           if hasattr(layer, "shared_transformer")]
+    shared = {id(layer.shared_transformer): layer.shared_transformer
+              for layer in decoder(model).layers if hasattr(layer, "shared_transformer")}
+    for block in shared.values():
+        for part, name in ZAMBA2_ADAPTER_LISTS:
+            if (adapters := getattr(getattr(block, part), name, None)) is not None:
+                setattr(getattr(block, part), name, nn.ModuleList(adapters[j] for j in slots))
+        block.feed_forward.num_fwd_mem_blocks = len(slots)
+        block.self_attn.layer_block_map = now
+        block.self_attn.layer_dic = block.feed_forward.layer_dic = {
+            idx: j for j, idx in enumerate(now)}
+
+
 def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalLM:
     """Remove whole decoder blocks in place; the result is a plain, shallower LLaMA."""
     n = model.config.num_hidden_layers
@@ -1765,17 +1794,10 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             + "): those would read a missing block's or another's. Remove each such block with "
             f"all its readers (here also {sorted({reader for reader, _, _ in broken})}), or "
             "keep it: the depth methods choose so (methods.sizing.may_remove)")
+    if problem := zamba2_removal_problem(model.config, drop):  # (before anything changes)
+        raise PrunebenchError(problem)
     if needed := sorted(drop & set(depth_kept_blocks(model.config))):
         # (refused before anything changes)
-        if model.config.model_type == "zamba2":
-            raise PrunebenchError(
-                f"removing blocks {sorted(drop)} would remove hybrid block(s) {needed} of this "
-                "Zamba2 model, whose hybrid blocks a depth prune keeps: hybrid block j (in "
-                "hybrid order) runs shared transformer block j mod num_mem_blocks and its own "
-                "adapters by j, so removing one would hand each later hybrid block another "
-                "shared block or adapter than it was trained with. Remove Mamba blocks only: "
-                "the depth methods never choose a hybrid block (methods.sizing."
-                "removable_blocks)")
         if family(model.config).one_mixer_blocks:
             raise PrunebenchError(
                 f"removing blocks {sorted(drop)} would remove block 0 of this Nemotron-H model, "
@@ -1881,15 +1903,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     if model.config.model_type == "zaya" and keep:
         _zaya_first_router(decoder(model).layers[0].mlp.gate)
     if model.config.model_type == "zamba2":
-        # (each shared block looks a hybrid block's adapters up by the index Zamba2Model passes
-        # it, the block's: the kept hybrid blocks' new ones, in the same hybrid order)
-        hybrid = [i for i, layer in enumerate(decoder(model).layers)
-                  if hasattr(layer, "shared_transformer")]
-        for layer in decoder(model).layers:
-            if (shared := getattr(layer, "shared_transformer", None)) is not None:
-                shared.self_attn.layer_block_map = hybrid
-                shared.self_attn.layer_dic = shared.feed_forward.layer_dic = {
-                    idx: j for j, idx in enumerate(hybrid)}
+        _zamba2_kept_adapters(model, [i for i, layer in enumerate(before)
+                                      if hasattr(layer, "shared_transformer")], keep)
     config = model.config
     if drop:
         # Written into config.json as `layer_shapes` is by width pruning: a depth-pruned copy

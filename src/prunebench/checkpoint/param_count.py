@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -2140,8 +2141,8 @@ FAMILIES: dict[str, Family] = {
     # hybrid block j, in hybrid order, runs block j mod num_mem_blocks; the MLP biased by
     # add_bias_linear; rotary where use_mem_rope), each holding a LoRA adapter of every hybrid
     # block that runs it (gate_up_proj's always; q/k/v's where use_shared_attention_adapter),
-    # counted with that hybrid block; a depth prune keeps every hybrid block
-    # (`depth_kept_blocks`, docs/families.md, Zamba2); tied.
+    # counted with that hybrid block; a depth prune removes hybrid blocks in whole cycles of
+    # num_mem_blocks (`zamba2_removal_problem`, docs/families.md, Zamba2); tied.
     "zamba2": Family("Zamba2ForCausalLM", "Zamba2Config", False, False, None, False,
                      linear_attention=True),
     # BambaDecoderLayer: LLaMA's two RMSNorms (input_layernorm, pre_ff_layernorm) around the
@@ -2474,6 +2475,8 @@ def depth_needed_kinds(config) -> list[tuple[str, list[int], str]]:
     n = config.num_hidden_layers
     if getattr(config, "model_type", None) == "zamba":
         return zamba_needed_kinds(config)
+    if getattr(config, "model_type", None) == "zamba2":
+        return [("hybrid", zamba2_hybrid_ids(config), ZAMBA2_NO_HYBRID)]
     if family(config).rwkv_blocks:  # (two kept: `depth_needed_least`)
         return [("RWKV", list(range(n)), RWKV_ONE_BLOCK)]
     if family(config).griffin_blocks:  # (no recurrent block needed: attention alone runs)
@@ -2859,8 +2862,59 @@ def zamba_block_params(config, shape: dict[str, Any]) -> int:
 def zamba2_hybrid_ids(config) -> list[int]:
     """A Zamba2 model's hybrid blocks (layers_block_type "hybrid", Zamba2Config's
     hybrid_layer_ids): hybrid block j runs shared block j mod num_mem_blocks and reads its
-    adapters by j, so each keeps its place in hybrid order (`depth_kept_blocks`)."""
+    adapters by j (`zamba2_removal_problem`)."""
     return [i for i, kind in enumerate(config.layer_types) if kind == "hybrid"]
+
+
+# Why a Zamba2 depth prune keeps a hybrid block (5.17, 5.25).
+ZAMBA2_NO_HYBRID = ("Zamba2Model's masks and cache need an attention block, which only its "
+                    "hybrid blocks run (the shared transformer blocks), so neither generate "
+                    "nor any cached forward runs without one")
+
+
+def zamba2_shifted(config, removed) -> list[int]:
+    """The kept hybrid blocks of a Zamba2 model that removing the blocks `removed` would hand
+    another shared block: those with a number of removed hybrid blocks before them that is no
+    multiple of num_mem_blocks. Hybrid block j (in hybrid order) runs shared block j mod
+    num_mem_blocks (Zamba2Model.get_layers' block_id and ties) through its adapter slot j in
+    that block's lists, which hold an adapter at the slots of the hybrid blocks running it
+    alone; a removal of whole cycles (runs of num_mem_blocks consecutive hybrid blocks, or any
+    hybrid blocks after the last kept one) keeps each kept hybrid block on its shared block and
+    its adapter at its new slot, as transformers builds the model of the kept blocks
+    (modeling.remove_blocks drops the removed blocks' adapters). Any removal with
+    num_mem_blocks 1. Empty in other families."""
+    if getattr(config, "model_type", None) != "zamba2":
+        return []
+    removed, gone, shifted = set(removed), 0, []
+    for block in zamba2_hybrid_ids(config):
+        if block in removed:
+            gone += 1
+        elif gone % config.num_mem_blocks:
+            shifted.append(block)
+    return shifted
+
+
+def zamba2_removal_problem(config, removed) -> str | None:
+    """Why removing the blocks `removed` from a Zamba2 model is refused (None where it is
+    not, and in other families): it would leave no hybrid block (`ZAMBA2_NO_HYBRID`), or hand
+    kept hybrid blocks another shared block (`zamba2_shifted`)."""
+    if getattr(config, "model_type", None) != "zamba2":
+        return None
+    hybrid, removed = zamba2_hybrid_ids(config), sorted(set(removed))
+    if not set(hybrid) - set(removed):
+        return (f"removing blocks {removed} would leave this Zamba2 model none of its hybrid "
+                f"blocks {hybrid}: {ZAMBA2_NO_HYBRID}. Remove fewer blocks (a larger size), or "
+                "keep one with the depth method's protect_first / protect_last")
+    if shifted := zamba2_shifted(config, removed):
+        cycle = config.num_mem_blocks
+        return (f"removing blocks {removed} would hand this Zamba2 model's hybrid blocks "
+                f"{shifted} other shared transformer blocks than they were trained with: "
+                f"hybrid block j (in hybrid order, the hybrid blocks are {hybrid}) runs shared "
+                f"block j mod num_mem_blocks={cycle} through its own adapters, so hybrid "
+                f"blocks go in whole cycles of {cycle} consecutive ones (or after the last one "
+                "kept), which keep every later one on its shared block. Remove such cycles, "
+                "or Mamba blocks: the depth methods choose so (methods.sizing)")
+    return None
 
 
 def zamba2_shared_params(config) -> int:
@@ -3248,11 +3302,10 @@ def depth_kept_blocks(config) -> list[int]:
     without an attention norm, by index: a block left first would lose its trained norm); a
     Zamba2 model's hybrid blocks (`zamba2_hybrid_ids`: removing one would hand
     each later hybrid block another shared block and adapter). None of Kolibri-1.1's: a block
-    others read may go with its readers (`broken_reads`, methods.sizing.depth_removable)."""
+    others read may go with its readers (`broken_reads`, methods.sizing.depth_removable).
+    (A Zamba2 model's hybrid blocks go in whole cycles: `zamba2_removal_problem`.)"""
     if family(config).one_mixer_blocks or family(config).first_attention_unnormed:
         return [0]
-    if getattr(config, "model_type", None) == "zamba2":
-        return zamba2_hybrid_ids(config)
     if "shared" in (getattr(config, "indexer_types", None) or ()):
         return [0]
     if not family(config).per_layer_blocks:
@@ -3687,12 +3740,27 @@ EXPERT_WEIGHTS = ("experts.gate_up_proj", "experts.down_proj", "experts.mlp.w1",
                   "experts.mlp.v1", "experts.mlp.w2")
 
 
-def is_scored_weight(name: str) -> bool:
+def is_scored_weight(name: str, slot: int | None = None) -> bool:
     """Whether a block's parameter `name` is a weight that the Mag+ and Taylor+ criteria score:
     every parameter named `weight`, as the study's script scores them (biases not), and the
     experts' fused weights, which are weights under other names; not Zamba's shared transformer
-    block (`shared_transf`), which no block's removal removes."""
-    return ("weight" in name or name.endswith(EXPERT_WEIGHTS)) and "shared_transf." not in name
+    block (`shared_transf`) nor Zamba2's (`shared_transformer`), which no block's removal
+    removes (and which each hybrid block running it holds: scored in each, a weight's gradient
+    would be read and freed more than once), but Zamba2's adapters in it of the hybrid block
+    whose place in hybrid order is `slot` (`zamba2_slot`; any where None), removed with it."""
+    if "shared_transf" in name:
+        adapter = re.search(r"_adapter_list\.(\d+)\.", name)
+        if adapter is None or slot is not None and int(adapter[1]) != slot:
+            return False
+    return "weight" in name or name.endswith(EXPERT_WEIGHTS)
+
+
+def zamba2_slot(config, block: int) -> int | None:
+    """A Zamba2 hybrid block's place in hybrid order (its adapters' slot: `is_scored_weight`);
+    None for other blocks and families."""
+    if getattr(config, "model_type", None) != "zamba2" or block not in zamba2_hybrid_ids(config):
+        return None
+    return zamba2_hybrid_ids(config).index(block)
 
 
 def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:

@@ -100,14 +100,14 @@ def _passed_through(model, blocks: set[int]):
     same forward as the model with those blocks removed (modeling.remove_blocks). A block whose
     keys and values a kept block reuses cannot be left out (depth_kept_blocks). A Zamba2
     model's likewise: its shared blocks look each hybrid block's adapters up by the index the
-    model hands it (which remove_blocks renumbers, with them); its hybrid blocks cannot be left
-    out (depth_kept_blocks)."""
+    model hands it (which remove_blocks renumbers, with them), so a left-out hybrid block
+    leaves the others on their own adapters, as a removal of whole cycles does."""
     needed = sorted(set(blocks) & set(depth_kept_blocks(model.config)))
     if needed:
         raise PrunebenchError(
             f"blocks {needed} of this {family(model.config).model_class} model cannot be left "
             "out (depth_kept_blocks: Gemma 4's last block, or blocks whose keys and values "
-            "later blocks reuse; Zamba2's hybrid blocks)")
+            "later blocks reuse)")
     layers = decoder(model).layers
     set_layers(model, nn.ModuleList(PassThrough() if i in blocks else layer
                                     for i, layer in enumerate(layers)))
@@ -190,6 +190,8 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
     ranking = sorted(removable, key=lambda b: (ranked[b], b))
     if model.config.model_type == "jamba":  # (whole periods: sizing.solve_whole_periods)
         chosen, passed_over = sizing.whole_period_choice(model.config, removable, ranked, k), []
+    elif model.config.model_type == "zamba2":  # (hybrid blocks in whole cycles)
+        chosen, passed_over = sizing.zamba2_choice(model.config, removable, ranked, k), []
     else:
         chosen, passed_over = kind_keeping_choice(model.config, ranking, k)
     removed = sorted(chosen)
@@ -210,8 +212,10 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
         log.warning("%s: blocks %s have no finite score (%s: the model overflowed without them); "
                     "they rank as the most important, so none is removed", criterion, overflowed,
                     [scores[b] for b in overflowed])
-    # (a Jamba prune's runs of blocks have no one last block removed and first kept: none)
-    cut = (None if model.config.model_type == "jamba"
+    # (a Jamba prune's runs of blocks have no one last block removed and first kept: none;
+    # nor a Zamba2 prune's other than the k least-scored blocks, its cycles taken whole)
+    cut = (None if model.config.model_type == "jamba" or (
+        model.config.model_type == "zamba2" and set(chosen) != set(ranking[:k]))
            else cut_margin([b for b in ranking if b not in passed_over], ranked, k))
     if cut is not None and cut["relative_gap"] < NEAR_TIE:
         log.warning("%s: a near tie decides the last block removed: block %d (score %.6g) is "

@@ -113,7 +113,8 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             f"{removable}; the others are protected or needed by the model): lower "
             "protect_first / protect_last or remove fewer blocks (a larger size)")
     # (a hybrid's runs that keep a block of each kind it needs, and Kolibri-1.1's that hold
-    # each source they take with all its readers: sizing.may_remove)
+    # each source they take with all its readers, and a Zamba2 model's hybrid blocks in
+    # whole cycles: sizing.may_remove)
     keeping = [s for s in starts if may_remove(model.config, range(s, s + k))]
     if not keeping:
         raise PrunebenchError(
@@ -121,7 +122,10 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             f"{starts}) would leave this model too few blocks of a kind it needs "
             f"({[(name, blocks) for name, blocks, _ in depth_needed_kinds(model.config)]}) or "
             "a block kept reading a removed one's keys and values or candidate pool "
-            f"({broken_reads(model.config, range(starts[0], starts[0] + k))} in the first): "
+            f"({broken_reads(model.config, range(starts[0], starts[0] + k))} in the first)"
+            + (" or hand its later hybrid blocks other shared blocks (its hybrid blocks go in "
+               f"whole cycles of num_mem_blocks={model.config.num_mem_blocks})"
+               if model.config.model_type == "zamba2" else "") + ": "
             "choose another size, or a criterion that removes blocks apart (depth_ppl, sleb, "
             "shortgpt)")
     starts = keeping

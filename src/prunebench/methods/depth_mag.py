@@ -12,7 +12,7 @@ import logging
 
 import torch
 
-from prunebench.checkpoint.param_count import is_scored_weight
+from prunebench.checkpoint.param_count import is_scored_weight, zamba2_slot
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import prune_one_shot
 from prunebench.projections import decoder
@@ -30,8 +30,9 @@ def magnitude_scores(model) -> list[float]:
     scored, as in the study's script (every parameter named `weight`; a mixture of experts' fused
     expert weights too: `is_scored_weight`)."""
     return [float(sum(p.detach().abs().sum(dtype=torch.float64)
-                      for name, p in layer.named_parameters() if is_scored_weight(name)))
-            for layer in decoder(model).layers]
+                      for name, p in layer.named_parameters()
+                      if is_scored_weight(name, zamba2_slot(model.config, i))))
+            for i, layer in enumerate(decoder(model).layers)]
 
 
 def prune(model, calibration: torch.Tensor | None, target_params: int, **params) -> dict:

@@ -24,7 +24,7 @@ import math
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import is_moe, is_scored_weight
+from prunebench.checkpoint.param_count import is_moe, is_scored_weight, zamba2_slot
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import prune_one_shot, require_calibration
 from prunebench.checkpoint.device_map import main_device
@@ -143,7 +143,8 @@ def _scaled_sums(model, calibration: torch.Tensor, batch_size: int, compute: tor
         try:
             for i, layer in enumerate(decoder(model).layers):
                 handles += [p.register_post_accumulate_grad_hook(reducer(i))
-                            for name, p in layer.named_parameters() if is_scored_weight(name)]
+                            for name, p in layer.named_parameters()
+                            if is_scored_weight(name, zamba2_slot(model.config, i))]
             for j, batch in enumerate(batches):
                 state["last"] = j == len(batches) - 1
                 batch = batch.to(device)

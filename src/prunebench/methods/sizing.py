@@ -25,7 +25,8 @@ from prunebench.checkpoint.param_count import (block_param_count, broken_reads,
                                                family, head_dim, jamba_period,
                                                head_shards, heads_removable, kv_heads,
                                                kv_head_count,
-                                               layer_shapes, mlp_bias, o_bias, refuse_moe)
+                                               layer_shapes, mlp_bias, o_bias, refuse_moe,
+                                               zamba2_hybrid_ids, zamba2_shifted)
 from prunebench.methods import registry
 from prunebench.plan.sizes import format_params, parse_size
 
@@ -83,7 +84,7 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
     if getattr(config, "model_type", None) == "jamba":
         return solve_whole_periods(config, target_params, removable)
     shapes = layer_shapes(config)
-    sizes = sorted((block_param_count(config, shapes[i]) for i in removable), reverse=True)
+    sizes = [block_param_count(config, shapes[i]) for i in largest_first(config, removable)]
     total = count_params(config)
     best_k, best_gap = 0, abs(total - target_params)
     for k, size in enumerate(sizes, start=1):
@@ -113,6 +114,104 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
             f"target {target_params:,} params would remove every block, leaving no model: "
             "choose a larger target")
     return best_k
+
+
+def largest_first(config, removable: Sequence[int]) -> list[int]:
+    """The removable blocks that can go together, largest first (a plan's sizing takes the
+    first k): all of them, but of a Zamba2 model's hybrid blocks (larger than its Mamba blocks)
+    only as many as a removal of whole cycles takes at most (`zamba2_hybrid_removals`)."""
+    shapes = layer_shapes(config)
+    blocks = list(removable)
+    if getattr(config, "model_type", None) == "zamba2":
+        hybrid = set(zamba2_hybrid_ids(config))
+        most = max(zamba2_hybrid_removals(config, removable, [0.0] * len(shapes)).items())[1]
+        blocks = [*most[1], *(b for b in removable if b not in hybrid)]
+    return sorted(blocks, key=lambda b: (-block_param_count(config, shapes[b]), b))
+
+
+def zamba2_hybrid_removals(config, removable: Sequence[int], scores: Sequence[float]
+                           ) -> dict[int, tuple[float, tuple[int, ...]]]:
+    """For each number c of a Zamba2 model's hybrid blocks that a depth prune can remove among
+    `removable` (in whole cycles: param_count.zamba2_shifted; one hybrid block kept,
+    param_count.depth_needed_kinds), the removal of c whose `scores` (one a block) sum least:
+    c -> (the sum, the blocks). Exact, by dynamic programming over the hybrid blocks in order,
+    whose state is the number removed so far: a block may be kept only where those before it
+    are a whole number of cycles."""
+    cycle, free, hybrid = config.num_mem_blocks, set(removable), zamba2_hybrid_ids(config)
+    best: dict[int, tuple[float, tuple[int, ...]]] = {0: (0.0, ())}
+    for block in hybrid:
+        row: dict[int, tuple[float, tuple[int, ...]]] = {}
+        for c, (total, taken) in best.items():
+            moves = []
+            if c % cycle == 0:  # kept: the hybrid blocks removed before it are whole cycles
+                moves.append((c, (total, taken)))
+            if block in free:
+                moves.append((c + 1, (total + scores[block], (*taken, block))))
+            for c_next, candidate in moves:
+                if c_next not in row or candidate[0] < row[c_next][0]:
+                    row[c_next] = candidate
+        best = row
+    return {c: value for c, value in sorted(best.items()) if c < len(hybrid)}
+
+
+def zamba2_counts(config, removable: Sequence[int]) -> list[int]:
+    """The numbers of blocks a depth prune of a Zamba2 model can remove among `removable`:
+    any of its removable Mamba blocks with a number of hybrid blocks that whole cycles make."""
+    hybrid = set(zamba2_hybrid_ids(config))
+    mamba = len([b for b in removable if b not in hybrid])
+    cycles = zamba2_hybrid_removals(config, removable, [0.0] * config.num_hidden_layers)
+    return sorted({c + a for c in cycles for a in range(mamba + 1)})
+
+
+def zamba2_choice(config, removable: Sequence[int], scores: Sequence[float],
+                  k: int) -> list[int]:
+    """The k blocks a one-shot criterion removes from a Zamba2 model: Mamba blocks and hybrid
+    blocks in whole cycles (`zamba2_hybrid_removals`), whose scores (lower: less important)
+    sum to the least of any such removal (exact: the least-scored Mamba blocks with each
+    number of hybrid blocks' best cycles; ties: fewer hybrid blocks). With num_mem_blocks 1,
+    the k least-scored blocks but one hybrid block kept, as other hybrids'."""
+    hybrid = set(zamba2_hybrid_ids(config))
+    mamba = sorted((b for b in removable if b not in hybrid), key=lambda b: (scores[b], b))
+    options = [(total + sum(scores[b] for b in mamba[:k - c]), c, sorted([*taken, *mamba[:k - c]]))
+               for c, (total, taken) in zamba2_hybrid_removals(config, removable, scores).items()
+               if 0 <= k - c <= len(mamba)]
+    if not options:  # (check_kinds_left refuses such a plan before any scoring)
+        raise PrunebenchError(
+            f"no removal of {k} of the removable blocks {list(removable)} of this Zamba2 model "
+            "keeps its hybrid blocks in whole cycles and one of them: choose a larger target")
+    return min(options)[2]
+
+
+def one_by_one_most(config, removable: Sequence[int]) -> int:
+    """How many of the `removable` blocks a criterion that removes one block a round (SLEB)
+    can remove, each round's removal allowed (`may_remove`): all but where a Zamba2
+    model's hybrid blocks (one kept), which go in cycles: of more than one, a round can take
+    the last kept hybrid block alone (a removal of any other leaves the next a part cycle
+    short)."""
+    if getattr(config, "model_type", None) != "zamba2":
+        return len(removable)
+    hybrid = set(zamba2_hybrid_ids(config))
+    removed = [b for b in removable if b not in hybrid]
+    for block in reversed(zamba2_hybrid_ids(config)):
+        if block in removable and may_remove(config, [*removed, block]):
+            removed.append(block)
+        elif config.num_mem_blocks > 1:
+            break
+    return len(removed)
+
+
+def check_one_by_one(config, removable: Sequence[int], k: int, method: str) -> None:
+    """Refuse a prune of `k` blocks that `method`, one block a round, cannot make
+    (`one_by_one_most`), when it is planned."""
+    if k > (most := one_by_one_most(config, removable)):
+        raise PrunebenchError(
+            f"{method} removes one block a round, and of this Zamba2 model's removable blocks "
+            f"{list(removable)} the rounds can remove {most} (its Mamba blocks, and its hybrid "
+            "blocks from the last one kept back: its hybrid blocks go in whole cycles of "
+            f"num_mem_blocks={config.num_mem_blocks}, and a round's removal of another hybrid "
+            f"block would hand the later ones other shared blocks), where {k} must go: choose "
+            "a larger target, or a one-shot criterion (depth_ppl, depth_taylor, depth_mag, "
+            "shortgpt), which removes whole cycles")
 
 
 def period_runs(removable: Sequence[int], period: int) -> int:
@@ -212,6 +311,16 @@ def check_kinds_left(config, removable: list[int], k: int) -> None:
     scores (depth_angular's one run of consecutive blocks may still find no run that keeps
     each kind: it says so before scoring)."""
     kept = [b for b in range(config.num_hidden_layers) if b not in removable]
+    if getattr(config, "model_type", None) == "zamba2":
+        if k not in (counts := zamba2_counts(config, removable)):
+            raise PrunebenchError(
+                f"removing {k} of the removable blocks {list(removable)} (keeping "
+                f"{kept if kept else 'none'} whatever the criterion scores) cannot keep this "
+                f"Zamba2 model's hybrid blocks {zamba2_hybrid_ids(config)} in whole cycles of "
+                f"num_mem_blocks={config.num_mem_blocks} (param_count.zamba2_removal_problem) "
+                f"and one of them: the numbers of blocks that can go are {counts}. Choose "
+                "another target, or other protect_first / protect_last")
+        return
     free = len(removable) - k  # the removable blocks the criterion keeps
     least = depth_needed_least(config)
     # (each kind's blocks the criterion must keep too; its blocks not kept are removable)
@@ -253,10 +362,12 @@ def with_readers(config, block: int) -> set[int]:
 
 def may_remove(config, removed) -> bool:
     """Whether a depth prune may remove the blocks `removed`: they leave a block of each kind
-    the family needs (`leaves_each_kind`) and each block a kept block reads (Kolibri-1.1's
+    the family needs (`leaves_each_kind`), each block a kept block reads (Kolibri-1.1's
     keys' and candidate pools' sources, which go with all their readers or not at all:
-    param_count.broken_reads)."""
-    return leaves_each_kind(config, removed) and not broken_reads(config, removed)
+    param_count.broken_reads) and every kept Zamba2 hybrid block on its shared block
+    (param_count.zamba2_shifted)."""
+    return (leaves_each_kind(config, removed) and not broken_reads(config, removed)
+            and not zamba2_shifted(config, removed))
 
 
 def kind_keeping_choice(config, ranking: Sequence[int], k: int) -> tuple[list[int], list[int]]:
@@ -305,7 +416,7 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
     k = solve_num_blocks(config, target_params, removable)
     check_kinds_left(config, removable, k)
     shapes = layer_shapes(config)
-    removed = sorted(removable, key=lambda b: -block_param_count(config, shapes[b]))[:k]
+    removed = largest_first(config, removable)[:k]
     if getattr(config, "model_type", None) == "jamba":  # (whole periods: any run holds as many)
         removed = list(range(k))
     # The criterion picks which blocks go, so the KV cache kept is known from the config only
@@ -359,6 +470,9 @@ def plan_sleb(config, target_params: int, **params) -> dict:
     refuse_block_by_block(config, "sleb")
     plan = plan_whole_blocks("sleb", config, target_params, **params)
     p = registry.checked_params("sleb", params)
+    check_one_by_one(config, removable_blocks(config.num_hidden_layers, p["protect_first"],
+                                              p["protect_last"], depth_kept_blocks(config)),
+                     plan["blocks_removed"], "sleb")
     candidates = config.num_hidden_layers - p["protect_first"] - p["protect_last"]
     rounds = plan["blocks_removed"]
     return {**plan, "calibration_passes": 1 + sum(candidates - r for r in range(rounds))}

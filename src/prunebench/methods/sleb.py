@@ -26,6 +26,7 @@ from prunebench.methods.depth import (check_kinds_left, nll_to_ppl, ranked_score
                                       require_calibration, scored_losses,
                                       scoring_dtype, solve_num_blocks)
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress
+from prunebench.methods.sizing import check_one_by_one
 from prunebench.modeling import remove_blocks
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def eliminate(losses: LossMemo, k: int, candidates: list[int],
     """k greedy rounds; returns one record per round (block indices are the original ones).
     A round tries only the blocks whose removal `may_remove` allows (sizing.may_remove: a
     hybrid's last block of a kind it needs stays; a Kolibri-1.1 block others read, once they
-    have gone)."""
+    have gone; a Zamba2 model's hybrid blocks from the last one kept back)."""
     removed: list[int] = []
     rounds = []
     for r in range(k):
@@ -79,6 +80,7 @@ def prune(model, calibration: torch.Tensor, target_params: int,
     sizing.refuse_block_by_block(model.config, "sleb")
     k = solve_num_blocks(model.config, target_params, removable)
     check_kinds_left(model.config, removable, k)
+    check_one_by_one(model.config, removable, k, "sleb")
     with scored_losses(model, dtype, calibration, p["batch_size"], progress) as losses:
         dense_nll = losses.nll(set())
         rounds = eliminate(losses, k, removable,
