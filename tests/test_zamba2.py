@@ -9,17 +9,22 @@ hybrid block's adapters with it: against transformers' model, config.json's valu
 by hand); depth pruning of Mamba blocks equal to transformers' model of the kept blocks, its
 hybrid_layer_ids renumbered (transformers sets a saved one over the one it derives), saved
 under the new first hybrid blocks' names and reloaded by prunebench and transformers; the
-depth criteria's scoring without a block equal to its removal; hybrid blocks kept (removing
-one hands later hybrid blocks other shared blocks and adapters: refused before anything
-changes and when planned); the hf and hf_static backends' tokens equal transformers'
-generate; config.json values transformers builds otherwise or not at all refused; width
+depth criteria's scoring without a block equal to its removal; hybrid blocks removed in whole
+cycles of num_mem_blocks (or after the last kept; any with one shared block), their adapters
+renumbered, equal to transformers' model of the kept blocks and reloaded; a removal that
+would hand later hybrid blocks other shared blocks refused before anything changes; the
+criteria's choices among Mamba blocks and cycles (the least-scored removal transformers can
+build, every criterion run), the plans' refusals; the hf and hf_static backends' tokens equal
+transformers' generate; config.json values transformers builds otherwise or not at all refused; width
 methods, surgery, the compiled decoder refused. tests/test_families.py runs the shared
 per-family tests on it too."""
 
 from __future__ import annotations
 
 import copy
+import itertools
 import json
+import random
 import re
 
 import pytest
@@ -30,8 +35,11 @@ from transformers import Zamba2Config, Zamba2ForCausalLM
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, config_from_dict,
                                                count_params, layer_shapes, unreproduced_layout)
+from prunebench.checkpoint.param_count import zamba2_removal_problem
+from prunebench.methods import registry
 from prunebench.methods.depth import without_blocks
-from prunebench.methods.sizing import plan_blocks
+from prunebench.methods.sizing import (check_kinds_left, largest_first, one_by_one_most,
+                                       plan_blocks, plan_sleb, removal_allowed, zamba2_choice)
 from prunebench.modeling import load_model, remove_blocks, save_model
 from test_deepseek import ids, logits, numel, random_model
 from test_families import VOCAB, in_allocated_memory
@@ -104,17 +112,28 @@ def test_the_count_is_the_sum_of_each_part_by_hand():
 def kept_blocks_model(model, keep: list[int]) -> Zamba2ForCausalLM:
     """transformers' own model of `model`'s blocks `keep` (renumbered), each of its kind, built
     from the pruned config (Zamba2Config deriving hybrid_layer_ids) and loaded by name (every
-    hybrid block's copy of its shared block under its own names: the same tensors)."""
+    hybrid block's copy of its shared block under its own names: the same tensors), each kept
+    hybrid block's adapters at its slot among the kept hybrid blocks (adapter_list.<j>: j its
+    place in hybrid order, as Zamba2Attention and Zamba2MLP number them), the removed ones'
+    left out; every parameter loaded, none left over."""
     values = {**json.loads(model.config.to_json_string()),
               "layers_block_type": [model.config.layers_block_type[i] for i in keep],
               "num_hidden_layers": len(keep)}
     del values["hybrid_layer_ids"]
     kept = Zamba2ForCausalLM(Zamba2Config(**values)).eval()
-    state = {f"model.layers.{new}.{name[len(f'model.layers.{old}.'):]}": tensor
-             for name, tensor in model.state_dict().items() for new, old in enumerate(keep)
-             if name.startswith(f"model.layers.{old}.")}
-    state.update({name: tensor for name, tensor in model.state_dict().items()
-                  if not name.startswith("model.layers.")})
+    hybrid = [i for i, kind in enumerate(model.config.layers_block_type) if kind == "hybrid"]
+    slot = {old: new for new, old in enumerate(j for j, i in enumerate(hybrid) if i in keep)}
+    state = {name: tensor for name, tensor in model.state_dict().items()
+             if not name.startswith("model.layers.")}
+    for name, tensor in model.state_dict().items():
+        if (found := re.fullmatch(r"model\.layers\.(\d+)\.(.*)", name)) and (
+                int(found[1]) in keep):
+            rest, adapter = found[2], re.search(r"adapter_list\.(\d+)\.", found[2])
+            if adapter and int(adapter[1]) not in slot:
+                continue  # (a removed hybrid block's adapter)
+            if adapter:
+                rest = rest.replace(adapter[0], f"adapter_list.{slot[int(adapter[1])]}.")
+            state[f"model.layers.{keep.index(int(found[1]))}.{rest}"] = tensor
     missing, unexpected = kept.load_state_dict(state, strict=False)
     assert not missing and not unexpected
     return kept
@@ -176,15 +195,51 @@ def test_scoring_without_a_block_is_its_removal(model):
     assert torch.equal(scored, logits(remove_blocks(copy.deepcopy(model), [0]), ids()))
 
 
-def test_removing_a_hybrid_block_is_refused_before_anything_changes_and_when_planned(model):
-    """Hybrid block 3 (the second) removed would hand hybrid block 4 shared block 1 and adapter
-    slot 1 where it was trained with block 0 and slot 2: transformers' model of the kept
-    blocks has no place for its weights (below). Refused before the model changes; the plans
-    never count a hybrid block removable (a target only they would reach refused)."""
+@pytest.mark.parametrize("mem_blocks,drop", [
+    (2, [1, 3]), (2, [3, 4]), (2, [4]), (1, [3])],
+    ids=["the_first_cycle", "the_second_cycle", "after_the_last_kept", "one_shared_block"])
+def test_whole_cycles_of_hybrid_blocks_give_transformers_model_of_the_kept_blocks(
+        model, mem_blocks, drop, tmp_path):
+    """Hybrid blocks removed in whole cycles of num_mem_blocks (hybrid blocks 0 and 1; 1 and 2;
+    the last, after the last kept; with one shared block, any: the middle one): every kept
+    hybrid block stays on its shared block, its adapters moved to its new slot, the removed
+    ones' dropped. The pruned model, and its save reloaded by prunebench and by transformers,
+    compute the logits of transformers' model of the kept blocks built from the pruned config
+    (kept_blocks_model: every parameter placed, none left over); the saved names are those
+    transformers saves for that model (its adapters' indices renumbered; the shared blocks
+    under the first kept hybrid blocks' names: block 4's where hybrid blocks 1 and 3 go)."""
+    model = copy.deepcopy(model) if mem_blocks == 2 else random_model(small(num_mem_blocks=1))
+    keep = [i for i in range(6) if i not in drop]
+    theirs = kept_blocks_model(model, keep)
+    expected = logits(theirs, ids())
+    remove_blocks(model, drop)
+    assert model.config.hybrid_layer_ids == theirs.config.hybrid_layer_ids
+    assert numel(model) == count_params(model.config) == numel(theirs)
+    assert torch.equal(logits(model, ids()), expected)
+    save_model(model, None, tmp_path / "pruned")
+    theirs.save_pretrained(tmp_path / "theirs")
+    names = []
+    for folder in ("pruned", "theirs"):
+        with safe_open(tmp_path / folder / "model.safetensors", "pt") as fh:
+            names.append(set(fh.keys()) - {"lm_head.weight"})
+    assert names[0] == names[1]
+    assert torch.equal(logits(load_model(tmp_path / "pruned"), ids()), expected)
+    reloaded = in_allocated_memory(Zamba2ForCausalLM.from_pretrained(
+        tmp_path / "pruned", dtype=torch.float32)).eval()
+    assert torch.equal(logits(reloaded, ids()), expected)
+
+
+def test_a_removal_that_would_shift_adapters_is_refused_before_anything_changes(model):
+    """Hybrid block 3 (the second) removed alone would hand hybrid block 4 shared block 1 and
+    adapter slot 1 where it was trained with block 0 and slot 2: transformers' model of the
+    kept blocks has no place for its adapter (below). Refused before the model changes, as a
+    removal of every hybrid block (transformers' model cannot run without one)."""
     pruned = copy.deepcopy(model)
-    with pytest.raises(PrunebenchError, match=r"removing blocks \[3\] would remove hybrid "
-                                              r"block\(s\) \[3\] of this Zamba2 model"):
+    with pytest.raises(PrunebenchError, match=r"removing blocks \[3\] would hand this Zamba2 "
+                                              r"model's hybrid blocks \[4\] other shared"):
         remove_blocks(pruned, [3])
+    with pytest.raises(PrunebenchError, match=r"none of its hybrid blocks \[1, 3, 4\]"):
+        remove_blocks(pruned, [1, 3, 4])
     assert pruned.config.num_hidden_layers == 6
     assert torch.equal(logits(pruned, ids()), logits(model, ids()))
     values = {**json.loads(model.config.to_json_string()), "num_hidden_layers": 5,
@@ -195,11 +250,99 @@ def test_removing_a_hybrid_block_is_refused_before_anything_changes_and_when_pla
              if name.startswith("model.layers.4.shared_transformer.")}
     _, unexpected = theirs.load_state_dict(moved, strict=False)
     assert any("adapter_list.2." in name for name in unexpected)
-    one = block_param_count(model.config, layer_shapes(model.config)[0])  # (a Mamba block's)
-    assert plan_blocks(model.config, count_params(model.config) - one, 0, 0)[
-        "blocks_removed"] == 1
-    with pytest.raises(PrunebenchError, match=r"blocks \[1, 3, 4\] stay .*depth_kept_blocks"):
-        plan_blocks(model.config, count_params(model.config) // 4, 0, 0)
+
+
+# Block kinds for the criteria: hybrid blocks 1 to 4 (two cycles of two), Mamba 0 and 5
+CYCLES = ["mamba", "hybrid", "hybrid", "hybrid", "hybrid", "mamba"]
+
+
+def brute_force(config, removable, scores, k):
+    """The least score sum of any removal of k of `removable` that transformers' model of the
+    kept blocks has every weight of (zamba2_removal_problem: none), and those removals."""
+    valid = [drop for drop in itertools.combinations(removable, k)
+             if zamba2_removal_problem(config, drop) is None]
+    return min((sum(scores[b] for b in drop) for drop in valid), default=None), valid
+
+
+@pytest.mark.parametrize("kinds,mem_blocks,removable", [
+    (CYCLES, 2, range(6)), (CYCLES, 3, range(6)), (CYCLES, 1, range(6)),
+    (KINDS, 2, range(6)), (CYCLES, 2, range(4)),  # (the last hybrid block protected)
+    (["hybrid"] * 5, 2, range(5))])
+def test_the_cycle_choice_is_the_least_score_removal_transformers_can_build(
+        kinds, mem_blocks, removable):
+    """For random scores and every k: check_kinds_left lets the plan through exactly where a
+    removal of k blocks keeps each kept hybrid block on its shared block and one hybrid block
+    (all removals tried); the one-shot criteria's choice (zamba2_choice) is such a removal,
+    its scores summing to the least of them; sizing.removal_allowed (SLEB's rounds,
+    depth_angular's runs) says the same of each; SLEB's rounds reach as many blocks as a
+    search of every order of allowed single removals."""
+    config = small(layers_block_type=kinds, num_hidden_layers=len(kinds),
+                   num_mem_blocks=mem_blocks)
+    removable, rng = list(removable), random.Random(0)
+    for _ in range(10):
+        scores = [rng.random() for _ in kinds]
+        for k in range(1, len(removable) + 1):
+            best, valid = brute_force(config, removable, scores, k)
+            assert all(removal_allowed(config, drop) for drop in valid)
+            if not valid:
+                with pytest.raises(PrunebenchError, match="cannot keep this Zamba2"):
+                    check_kinds_left(config, removable, k)
+                continue
+            check_kinds_left(config, removable, k)
+            chosen = zamba2_choice(config, removable, scores, k)
+            assert tuple(chosen) in valid
+            assert sum(scores[b] for b in chosen) == pytest.approx(best, rel=1e-12)
+    reached, frontier = 0, {()}
+    while frontier:  # (every order of single removals each allowed)
+        reached = len(next(iter(frontier)))
+        frontier = {tuple(sorted({*drop, b})) for drop in frontier for b in removable
+                    if b not in drop and removal_allowed(config, {*drop, b})}
+    assert one_by_one_most(config, removable) == reached
+
+
+def target_removing(config, k: int) -> int:
+    """A size the plans reach by removing k blocks."""
+    return count_params(config) - sum(
+        block_param_count(config, layer_shapes(config)[b])
+        for b in largest_first(config, range(config.num_hidden_layers))[:k])
+
+
+@pytest.fixture(scope="module")
+def cycles_model():
+    return random_model(small(layers_block_type=CYCLES))
+
+
+@pytest.mark.parametrize("method", ["depth_ppl", "depth_taylor", "depth_mag", "shortgpt",
+                                    "sleb", "depth_angular"])
+def test_every_criterion_removes_hybrid_blocks_in_whole_cycles(cycles_model, method):
+    """Four of six blocks to go, two of them Mamba: each criterion removes hybrid blocks too,
+    in whole cycles (or after the last kept), and the pruned model computes the logits of
+    transformers' model of the kept blocks; the plan says the same number of blocks."""
+    model = copy.deepcopy(cycles_model)
+    target = target_removing(model.config, 4)
+    assert plan_blocks(model.config, target, 0, 0)["blocks_removed"] == 4
+    report = registry.method_function(method)(
+        model, ids(2, 8), target, protect_first=0, protect_last=0)
+    removed = report["removed_blocks"]
+    assert len(removed) == 4 and zamba2_removal_problem(cycles_model.config, removed) is None
+    keep = [i for i in range(6) if i not in removed]
+    assert torch.equal(logits(model, ids()), logits(kept_blocks_model(cycles_model, keep), ids()))
+
+
+def test_the_plans_refuse_what_no_removal_of_cycles_reaches(cycles_model):
+    """Every block but one hybrid block (five) cannot go in cycles that keep one: the plan's
+    smallest size is the model less three hybrid blocks and both Mamba blocks; a target below
+    it refused; SLEB's rounds refused where the last hybrid block is protected (the others then
+    go in cycles alone), the one-shot criteria's plan not."""
+    config = cycles_model.config
+    with pytest.raises(PrunebenchError, match="is below"):
+        plan_blocks(config, count_params(config) // 4, 0, 0)
+    assert plan_blocks(config, target_removing(config, 5), 0, 0)["blocks_removed"] == 5
+    mamba, hybrid = (block_param_count(config, layer_shapes(config)[b]) for b in (0, 1))
+    target = count_params(config) - 2 * hybrid - mamba  # (three blocks: two hybrid, one Mamba)
+    with pytest.raises(PrunebenchError, match="sleb removes one block a round"):
+        plan_sleb(config, target, protect_first=0, protect_last=2)
+    assert plan_blocks(config, target, 0, 2)["blocks_removed"] == 3
 
 
 # --------------------------------------------------------------------------- backends
