@@ -21,15 +21,16 @@ import torch
 from safetensors.torch import load_file
 from transformers import RwkvConfig, RwkvForCausalLM
 
-from prunebench import PrunebenchError
+from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench import benchmark as bench
+from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.benchmark.floors import kv_cache_bytes
-from prunebench.checkpoint.param_count import config_from_dict, count_params
+from prunebench.checkpoint.param_count import config_from_dict, count_params, refuse_moe
+from prunebench.methods import surgery
 from prunebench.methods.depth import calibration_nll, without_blocks
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
 from test_deepseek import ids, logits, numel
 from test_families import VOCAB, certain_steps, family_model, in_allocated_memory
-from test_granitemoehybrid import check_width_and_compiled_refused
 from test_qwen3_next import no_cache_greedy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -255,7 +256,17 @@ def test_the_state_a_step_reads_is_what_transformers_keeps(dtype):
 # --------------------------------------------------------------------------- refusals
 
 def test_width_methods_and_the_compiled_backend_refuse_it():
-    check_width_and_compiled_refused(small(), r"this 'rwkv' model .*RWKV's time mixing")
+    """Refused naming what runs it: depth methods and the hf backend at batch size 1 (never
+    hf_static, which the runner and the start refuse)."""
+    what = r"this 'rwkv' model .*RWKV's time mixing"
+    with pytest.raises(FamilyUnsupported, match=f"flap .*{what}.*depth method.*the hf backend "
+                       r"at batch size 1 \(hf_static and larger batches do not run it"):
+        refuse_moe(small(), "flap (width pruning)")
+    model = build_model(small(), device="cpu")
+    with pytest.raises(FamilyUnsupported, match=f"width surgery.*{what}"):
+        surgery.remove_channels(model, 1, [0])
+    with pytest.raises(FamilyUnsupported, match=f"compiled backend.*{what}"):
+        StaticDecoder(model, 1, 8, mode="eager")
 
 
 def test_the_start_refuses_the_compiled_and_hf_static_backends_and_lora(tmp_path):
@@ -273,6 +284,7 @@ def test_the_start_refuses_the_compiled_and_hf_static_backends_and_lora(tmp_path
             "benchmark": {"backends": ["hf", "hf_static", "compiled"], "batch_sizes": [1, 4]}}
     compiled, recovery = moe_problems(runs, tmp_path / "nowhere")
     assert compiled.startswith("models.m (rwkv) ") and "(RWKV's WKV recurrence)" in compiled
+    assert compiled.endswith("(hf runs it)")  # (not hf_static: refused below)
     assert recovery.startswith("models.m (rwkv) is an RWKV model") and "+lora" in recovery
     static, = static_cache_problems(runs, tmp_path / "nowhere")
     assert static.startswith("models.m: the hf_static backend cannot run an RWKV model")
@@ -280,7 +292,12 @@ def test_the_start_refuses_the_compiled_and_hf_static_backends_and_lora(tmp_path
         HFStaticRunner(model_of(), 4)
     batched, = batched_state_problems(runs, tmp_path / "nowhere")
     assert batched.startswith("models.m: the hf backend cannot decode a batch of more than one")
-    assert batched.endswith("take the batch sizes above 1 out of benchmark.batch_sizes")
+    assert "(benchmark.batch_sizes give more; the batch sizes are every model's" in batched
+    # the paired benchmark's batch sizes too (its jobs run the same HFRunner.generate)
+    runs["benchmark"] = {"backends": ["hf"], "batch_sizes": [1],
+                         "paired": {"token_configs": ["4x4"], "batch_sizes": [1, 8]}}
+    batched, = batched_state_problems(runs, tmp_path / "nowhere")
+    assert "(benchmark.paired.batch_sizes give more;" in batched
     runs["models"]["m"]["variants"] = ["dense"]
     runs["benchmark"] = {"backends": ["hf"], "batch_sizes": [1]}
     assert moe_problems(runs, tmp_path / "nowhere") == []

@@ -3817,8 +3817,9 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
             "recurrence, no attention heads) and channel mixing with time-shifted inputs, which "
             "prunebench's width surgery, sublayer removal and compiled decoder do not handle. "
             "Prune it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
-            "depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the hf or "
-            "hf_static backend")
+            "depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the hf backend at "
+            "batch size 1 (hf_static and larger batches do not run it: "
+            "own_cache_static_problem, batched_state_problem)")
     if getattr(config, "model_type", None) == "zamba":
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -5998,17 +5999,19 @@ def own_cache_static_problem(config) -> str | None:
 
 def batched_state_problem(config) -> str | None:
     """Why transformers' generate cannot decode more than one sequence at a time of `config`'s
-    model, or None: RWKV's (a decode step's RwkvFeedForward mixes its new token, [batch, 1,
+    model, or None: RWKV's (a decode step's RwkvSelfAttention and RwkvFeedForward mix its new
+    token, [batch, 1,
     hidden], with its state's last input, [batch, hidden], which broadcast to [batch, batch,
     hidden]: each sequence's step reads every other's, its logits [batch, batch, vocab], in
     5.17 and 5.25; one sequence decodes as the model without a state does)."""
     if not family(config).rwkv_blocks:
         return None
     return ("the hf backend cannot decode a batch of more than one sequence of an RWKV model: "
-            "transformers' RwkvFeedForward broadcasts a decode step's new tokens [batch, 1, "
-            "hidden] against its state's [batch, hidden] to [batch, batch, hidden], so each "
-            "sequence's step reads every other's and generate computes another model (batch "
-            "times the work). Benchmark it with benchmark.batch_sizes [1]")
+            "transformers' time and channel mixing broadcast a decode step's new tokens "
+            "[batch, 1, hidden] against the state's [batch, hidden] to [batch, batch, hidden], "
+            "so each sequence's step reads every other's and generate computes another model, "
+            "batch times the work (identical prompts too, as the benchmark's). Benchmark it at batch size 1 alone: benchmark.batch_sizes [1] (and "
+            "benchmark.paired.batch_sizes [1] where set)")
 
 
 def gpt_bigcode_unsupported(values: dict[str, Any]) -> str | None:

@@ -728,21 +728,27 @@ def static_cache_problems(config: dict[str, Any], resources: str | Path = "resou
 
 def batched_state_problems(config: dict[str, Any], resources: str | Path = "resources",
                            schema_file: str | Path = SCHEMA) -> list[str]:
-    """Batch sizes above one for a model whose config is known here and whose generate
-    decodes several sequences as another model (RWKV's state:
-    param_count.batched_state_problem), said at the start rather than by each job."""
+    """Batch sizes above one (benchmark.batch_sizes', benchmark.paired.batch_sizes') for a
+    model whose config is known here and whose generate decodes several sequences as another
+    model (RWKV's state: param_count.batched_state_problem), said at the start rather than by
+    each job (a paired job runs the same HFRunner.generate, which refuses them)."""
     from prunebench.checkpoint.param_count import batched_state_problem
 
     bench = {**schema_defaults("benchmark", schema_file), **config_section(config, "benchmark")}
-    sizes = bench.get("batch_sizes") if isinstance(bench.get("batch_sizes"), list) else []
-    if not any(isinstance(b, int) and b > 1 for b in sizes):
+    paired = bench.get("paired") if isinstance(bench.get("paired"), dict) else {}
+    above_one = [key for key, sizes in (("benchmark.batch_sizes", bench.get("batch_sizes")),
+                                        ("benchmark.paired.batch_sizes", paired.get("batch_sizes")))
+                 if isinstance(sizes, list) and any(isinstance(b, int) and b > 1 for b in sizes)]
+    if not above_one:
         return []
     problems = []
     for model, spec in _models(config):
         known = _known_config(model, spec, resources) or _named_shape(spec)
         if known is not None and (problem := batched_state_problem(known)):
-            problems.append(f"models.{model}: {problem}; take the batch sizes above 1 out of "
-                            "benchmark.batch_sizes")
+            problems.append(
+                f"models.{model}: {problem} ({' and '.join(above_one)} give more; the batch "
+                "sizes are every model's: benchmark models that need larger batches in a "
+                "config of their own)")
     return problems
 
 
@@ -775,7 +781,8 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
     backend alike, and so are a dense Gemma 4 model and a dense one of latent attention
     (MiniCPM3's) (an ALiBi one, BLOOM's or MPT's, runs on
     it: the decoder adds its biases)."""
-    from prunebench.checkpoint.param_count import family, is_moe, state_blocks
+    from prunebench.checkpoint.param_count import (family, is_moe, own_cache_static_problem,
+                                                   state_blocks)
     from prunebench.plan.lora_settings import expert_target_problem
     from prunebench.plan.variants import read_variants
 
@@ -823,7 +830,9 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     f"than softmax attention ({mixer}), which the compiled backend does not "
                     "run (its fused blocks compute softmax attention): take 'compiled' out of "
                     "benchmark.backends ("
-                    + ("hf runs it" if family(known).mlstm_blocks else "hf and hf_static run it")
+                    # (hf alone where hf_static is refused: xLSTM's, RWKV's own state)
+                    + ("hf runs it" if own_cache_static_problem(known)
+                       else "hf and hf_static run it")
                     + ")")
             elif "compiled" in backends and known is not None and family(known).latent_attention:
                 problems.append(
