@@ -411,7 +411,7 @@ def test_the_published_config_json_is_written_at_import_into_a_model_rotating_at
     `prunebench plan`), counts as the known shape; written as its import writes it (once: a
     second pass writes nothing), it loads into a config of rotary base 500000, whose rotary
     module's frequencies are those of base 500000, and is read as it is."""
-    from prunebench.checkpoint.moe_fuse import write_dbrx_config
+    from prunebench.checkpoint.moe_fuse import write_published_config
     from prunebench.checkpoint.architectures import architecture_config
 
     folder = _write_config(tmp_path / "published", copy.deepcopy(PUBLISHED))
@@ -419,8 +419,8 @@ def test_the_published_config_json_is_written_at_import_into_a_model_rotating_at
     assert count_params(checkpoint_config(folder)) == total
     with pytest.raises(PrunebenchError, match="a download or an import writes it so"):
         checked_config_json(folder)
-    assert write_dbrx_config(folder) is not None
-    assert write_dbrx_config(folder) is None
+    assert write_published_config(folder) is not None
+    assert write_published_config(folder) is None
     config = load_config(folder)
     assert config.rope_parameters["rope_theta"] == 500000
     assert count_params(config) == total == meta_count("dbrx", config)

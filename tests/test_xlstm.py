@@ -32,6 +32,7 @@ from prunebench.modeling import (build_model, load_config, load_model, remove_bl
 from block_helpers import kept_blocks_state
 from test_deepseek import ids, logits, numel, random_model
 from test_families import VOCAB, in_allocated_memory
+from test_families import tokenizer  # noqa: F401 - a fixture
 from test_qwen3_next import check_a_depth_pruned_reload_decodes_as_transformers
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -218,7 +219,7 @@ def test_the_start_refuses_the_compiled_backend_hf_static_and_lora(tmp_path):
 
 
 @pytest.mark.parametrize("over, problem", [
-    ({"chunkwise_kernel": "chunkwise--triton_xl_chunk"}, "chunkwise_kernel=.*Triton"),
+    ({"chunkwise_kernel": "chunkwise--triton_xl_chunk"}, "chunkwise_kernel=.*xlstm package's"),
     ({"mode": "train"}, "mode='train'.*no multiple of chunk_size"),
     ({"weight_mode": "fused"}, "weight_mode='fused'.*initialisation"),
     ({"add_out_norm": False}, "add_out_norm=false .*whatever add_out_norm says"),
@@ -234,6 +235,56 @@ def test_a_config_json_transformers_own_code_does_not_run_is_refused_when_read(
     (tmp_path / "config.json").write_text(json.dumps(values))
     with pytest.raises(PrunebenchError, match=problem):
         load_config(tmp_path)
+
+
+# NX-AI/xLSTM-7b's config.json's kernels: the xlstm package's (its Triton ones)
+PUBLISHED_KERNELS = {"chunkwise_kernel": "chunkwise--triton_xl_chunk",
+                     "sequence_kernel": "native_sequence__triton", "step_kernel": "triton"}
+
+
+def test_nx_ais_kernel_names_are_written_as_transformers_own_on_download_and_import(
+        model, tmp_path, tokenizer, monkeypatch):  # noqa: F811
+    """xLSTM-7b's config.json names the xlstm package's Triton kernels, which xLSTMConfig
+    refuses without that package (5.17, 5.25): read as it is, refused naming the import; the
+    start's checks read it as written; imported (the folder only read, its config.json's
+    sha256 recorded) and downloaded, the three kernels are written as transformers' native
+    ones (once), every other value kept, and the model loads computing the logits of the same
+    weights (transformers' own code never reads the kernel names)."""
+    from huggingface_hub.errors import StrictDataclassFieldValidationError
+
+    from prunebench import hub
+    from prunebench.checkpoint.integrity import sha256_file
+    from prunebench.checkpoint.local_import import import_local
+    from prunebench.checkpoint.moe_fuse import write_published_config
+    from prunebench.checkpoint.param_count import checked_config_json
+    from prunebench.modeling import MANIFEST
+    from test_text_part import fake_fetch
+
+    model.save_pretrained(tmp_path / "hub")
+    tokenizer.save_pretrained(tmp_path / "hub")
+    published = {**json.loads((tmp_path / "hub" / "config.json").read_text()),
+                 **PUBLISHED_KERNELS}
+    (tmp_path / "hub" / "config.json").write_text(json.dumps(published))
+    with pytest.raises(StrictDataclassFieldValidationError, match="chunkwise_kernel"):
+        xLSTMConfig.from_pretrained(tmp_path / "hub")  # (transformers' strict check)
+    with pytest.raises(PrunebenchError, match="chunkwise_kernel='chunkwise--triton_xl_chunk', "
+                       "the xlstm package's kernel.*A download or an import writes"):
+        load_config(tmp_path / "hub")
+    assert checked_config_json(tmp_path / "hub", text_part=True)["step_kernel"] == "native"
+    original = sha256_file(tmp_path / "hub" / "config.json")
+    out = import_local(f"local:{tmp_path / 'hub'}", tmp_path / "imported")
+    fake_fetch(monkeypatch, tmp_path / "hub")
+    downloaded = hub.download("NX-AI/xLSTM-7b", "abc", tmp_path / "download")
+    assert sha256_file(tmp_path / "hub" / "config.json") == original  # only read
+    assert json.loads((out / MANIFEST).read_text())["imported_sha256"]["config.json"] == original
+    x = ids(2, 7)
+    for folder in (out, downloaded):
+        written = json.loads((folder / "config.json").read_text())
+        assert written == {**published, "chunkwise_kernel": "chunkwise--native_autograd",
+                           "sequence_kernel": "native_sequence__native", "step_kernel": "native"}
+        assert write_published_config(folder) is None  # (written once)
+        torch.testing.assert_close(logits(load_model(folder), x), logits(model, x),
+                                   rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("over", [{"qk_dim_factor": 0.5}, {"mode": "train"}])

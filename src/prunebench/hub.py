@@ -298,9 +298,9 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path,
     take_text_part(path)
     # Per-expert weights (published Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE) fused once into
     # transformers 5's layout, which prunebench's loader reads (checkpoint.moe_fuse); DBRX's
-    # published config.json written as transformers reads it.
+    # and xLSTM's published config.json written as transformers reads them.
     moe_fuse.fuse_experts(path)
-    moe_fuse.write_dbrx_config(path)
+    moe_fuse.write_published_config(path)
     return path
 
 

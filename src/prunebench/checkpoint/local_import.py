@@ -320,8 +320,9 @@ def import_local(source: str, out_dir: str | Path, where: str | None = None,
     # transformers 5's layout, which prunebench's loader reads (checkpoint.moe_fuse); a
     # finished fusion's leftover originals are deleted.
     fused = moe_fuse.fuse_experts(staging, hash_sources=True) or fused
-    # DBRX's published config.json written as transformers reads it (its weights as they are)
-    dbrx_config = moe_fuse.write_dbrx_config(staging)
+    # DBRX's and xLSTM's published config.json written as transformers reads them (their
+    # weights as they are)
+    written_config = moe_fuse.write_published_config(staging)
     extra = {"source": source, "imported_from": str(folder), "imported_files": record}
     if taken_out:
         extra["imported_sha256"] = read_json_or_none(staging / RECORD).get("source_sha256")
@@ -329,9 +330,9 @@ def import_local(source: str, out_dir: str | Path, where: str | None = None,
         fusion = read_json_or_none(staging / moe_fuse.RECORD) or {}
         extra["imported_sha256"] = {**(extra.get("imported_sha256") or {}),
                                     **(fusion.get("source_sha256") or {})}
-    if dbrx_config is not None:  # the folder's config.json, as workflow_state compares it
+    if written_config is not None:  # the folder's config.json, as workflow_state compares it
         extra["imported_sha256"] = {**(extra.get("imported_sha256") or {}),
-                                    "config.json": dbrx_config}
+                                    "config.json": written_config}
     # The record stays until the manifest is written: hashing a 13B checkpoint takes minutes,
     # and an import interrupted then resumes with its copies.
     hashed = write_manifest(staging, extra)

@@ -156,7 +156,7 @@ weights are converted once (checkpoint.pickle_convert):
   nothing to convert), but its config.json gives the rotary base in attn_config alone, which
   transformers 5 never reads, and moe_normalize_expert_weights as the integer 1, which
   DbrxFFNConfig refuses: written as DbrxConfig reads it (`param_count.as_dbrx_read`: a
-  top-level rope_theta, 1.0) by `write_dbrx_config`, the weights left as they are.
+  top-level rope_theta, 1.0) by `write_published_config`, the weights left as they are.
 - Qwen3-Next (80B-A3B-Instruct, -Thinking): Qwen2-MoE's per-expert names (transformers maps
   `qwen3_next` onto `qwen2_moe`'s conversion in 5.17 and 5.25; the router, the shared expert
   and its gate, and the Gated DeltaNet's `linear_attn.*` keep their names), in bfloat16, and
@@ -613,28 +613,35 @@ def _finish_config(folder: Path) -> None:
         tmp.write_text(json.dumps(written, indent=2) + "\n", encoding="utf-8")
 
 
-def write_dbrx_config(folder: str | Path) -> str | None:
-    """Write the config.json of a DBRX checkpoint in `folder` as transformers' DbrxConfig reads
-    it where Databricks' published one does not (module docstring); the sha256 of the
-    config.json it replaced (which an import records as the folder's), None where nothing was
-    written. Run again on a rewritten file, it writes nothing."""
+def write_published_config(folder: str | Path) -> str | None:
+    """Write the config.json of a checkpoint in `folder` as transformers reads it where the
+    published one is not (`param_count.as_written`: DBRX's, module docstring; NX-AI's xLSTM
+    one, its xlstm package's kernel names written as transformers' native ones); the sha256 of
+    the config.json it replaced (which an import records as the folder's), None where nothing
+    was written. Run again on a rewritten file, it writes nothing."""
     import json
 
     from prunebench.atomic import atomic_path, read_json_or_none
     from prunebench.checkpoint.integrity import sha256_file
-    from prunebench.checkpoint.param_count import as_dbrx_read
+    from prunebench.checkpoint.param_count import as_written
 
     path = Path(folder) / "config.json"
     raw = read_json_or_none(path)
-    written = as_dbrx_read(raw)
+    written = as_written(raw)
     if written == raw:
         return None
     replaced = sha256_file(path)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(written, indent=2) + "\n", encoding="utf-8")
-    log.info("%s: DBRX's published config.json written as transformers reads it (the rotary "
-             "base at the top level, the router's norm a float)", folder)
+    log.info("%s: the published config.json written as transformers reads it (%s)", folder,
+             WRITTEN_CONFIG[written["model_type"]])
     return replaced
+
+
+# What `write_published_config` writes, by model type
+WRITTEN_CONFIG = {"dbrx": "DBRX's rotary base at the top level, the router's norm a float",
+                  "xlstm": "xLSTM's kernel names those of transformers' own code: the same "
+                           "model"}
 
 
 def qkv_rows(raw: Any) -> tuple[int, ...] | None:

@@ -6719,6 +6719,23 @@ XLSTM_OWN_KERNELS = {"chunkwise_kernel": ("chunkwise--native_autograd",
                      "step_kernel": ("native",), "mode": ("inference",)}
 
 
+def as_xlstm_read(raw: Any) -> Any:
+    """An xLSTM config.json as NX-AI publishes it (xLSTM-7b: chunkwise_kernel
+    "chunkwise--triton_xl_chunk", sequence_kernel "native_sequence__triton", step_kernel
+    "triton", the xlstm package's kernels, which xLSTMConfig's strict check refuses without
+    that package in 5.17 and 5.25) written as transformers' own code reads it, what a download
+    or an import writes: each kernel key not among `XLSTM_OWN_KERNELS`' as its native choice.
+    The same model: transformers' own xLSTM code never reads the three keys (its backend
+    always runs its native chunkwise, sequence and step kernels), and the Triton ones compute
+    the same mLSTM (a chunkwise form of the one recurrence). Every other value (mode
+    included) as published; any other config.json as it is."""
+    if not isinstance(raw, dict) or raw.get("model_type") != "xlstm":
+        return raw
+    kernels = ("chunkwise_kernel", "sequence_kernel", "step_kernel")
+    return {**raw, **{key: XLSTM_OWN_KERNELS[key][0] for key in kernels
+                      if key in raw and raw[key] not in XLSTM_OWN_KERNELS[key]}}
+
+
 def xlstm_unbuilt(values: dict[str, Any]) -> str | None:
     """What of an xLSTM config (its config.json's values, or a config object's dict)
     transformers' own xLSTM code (prunebench never needs the xlstm package) does not run as a
@@ -6728,9 +6745,10 @@ def xlstm_unbuilt(values: dict[str, Any]) -> str | None:
     depth prune writes both); xLSTMCache sizes each head's state by qk_dim / v_dim rounded up
     to a multiple of 64 where the layer truncates them, so widths off that multiple (or heads
     that do not divide them) stop generate; the Triton kernels (the xlstm package's, which
-    NX-AI's config.json may name) and a mode other than inference (whose forward stops on a
-    length that is no multiple of chunk_size, and on any cached step) are refused by
-    xLSTMConfig or stop the forward; weight_mode "fused" stops transformers' initialisation;
+    NX-AI's config.json names: a download or an import writes the native ones,
+    `as_xlstm_read`) and a mode other than inference (whose forward stops on a length that is
+    no multiple of chunk_size, and on any cached step) are refused by xLSTMConfig or stop the
+    forward; weight_mode "fused" stops transformers' initialisation;
     add_out_norm false is ignored by xLSTMModel, which norms the last hidden states anyway."""
     if values.get("model_type") != "xlstm":
         return None
@@ -6745,12 +6763,18 @@ def xlstm_unbuilt(values: dict[str, Any]) -> str | None:
                 "num_hidden_layers), as the model's weights say")
     for key, own in XLSTM_OWN_KERNELS.items():
         if values.get(key, own[0]) not in own:
-            return (f"sets {key}={values[key]!r}, which transformers' own xLSTM code does not "
-                    f"run as a causal LM (its choices: {', '.join(own)}; xLSTMConfig refuses "
-                    "the xlstm package's Triton kernels without it, which prunebench never "
-                    "needs, and a training mode's forward stops on a length that is no "
-                    "multiple of chunk_size and on every cached step). Set "
-                    f"{key}={own[0]!r}: the same model, computed by transformers' kernels")
+            if key == "mode":
+                return (f"sets mode={values[key]!r}, which transformers' own xLSTM code does "
+                        "not run as a causal LM (a training mode's forward stops on a length "
+                        "that is no multiple of chunk_size and on every cached step). Set "
+                        "mode='inference' (xLSTM-7b's): the same weights")
+            return (f"sets {key}={values[key]!r}, the xlstm package's kernel, which "
+                    "xLSTMConfig refuses without that package (its choices: "
+                    f"{', '.join(own)}; prunebench never needs the package). A download or "
+                    f"an import writes {key}={own[0]!r} (the same model: `as_xlstm_read`): use "
+                    "the model through a workflow source, hf:NX-AI/xLSTM-7b@<commit> or "
+                    "local:<folder>, or a command given hf:<org>/<repo>@<commit> or the "
+                    "folder, imported into its cache")
     if values.get("add_out_norm") is False:
         return ("sets add_out_norm=false (no norm after the last block, as the xlstm package's "
                 "xLSTMLarge builds it), but xLSTMModel builds and applies its out_norm whatever "
@@ -7217,8 +7241,9 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     experts a download or an import dequantizes (checkpoint.moe_fuse), is refused too, unless
     `text_part`: then its language model's values are returned, as its text-only (or
     dequantized) checkpoint will have them (what the start's checks and `prunebench plan` read
-    of a folder to import or of a hub config); a published DBRX config.json likewise, as its
-    download or import writes it (`as_dbrx_read`), refused as it is (`dbrx_unbuilt`)."""
+    of a folder to import or of a hub config); a published DBRX or xLSTM config.json likewise,
+    as its download or import writes it (`as_written`), refused as it is (`dbrx_unbuilt`,
+    `xlstm_unbuilt`)."""
     from prunebench.checkpoint.text_part import WRAPPERS, taken_apart, text_config_values
     path = Path(path)
     if not (path / "config.json").exists() and (path / "checkpoint" / "config.json").exists():
@@ -7306,9 +7331,10 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
                 "command the folder (imported into its cache), not the folder as it is")
         raw = as_hunyuan_v1_moe(raw)
     if text_part:
-        # DBRX's published config.json as its download or import writes it (`as_dbrx_read`);
-        # read as it is, `dbrx_unbuilt` below refuses it, naming what to write.
-        raw = as_dbrx_read(raw)
+        # DBRX's and xLSTM's published config.json as a download or an import writes them
+        # (`as_written`); read as they are, `dbrx_unbuilt` and `xlstm_unbuilt` below refuse
+        # them, naming what to write.
+        raw = as_written(raw)
     model_type = raw.get("model_type") or "llama"
     if problem := untaken_wrapper(model_type):
         raise PrunebenchError(f"{path / 'config.json'}: {problem}")
@@ -7636,6 +7662,13 @@ def with_read_ffn_keys(values: dict[str, Any]) -> dict[str, Any]:
     if values.get("model_type") != "dbrx" or not isinstance(ffn, dict):
         return values
     return {**values, "ffn_config": {k: v for k, v in ffn.items() if k in DBRX_FFN_KEYS}}
+
+
+def as_written(raw: Any) -> Any:
+    """A published config.json as a download or an import writes it for transformers
+    (`moe_fuse.write_published_config`): DBRX's (`as_dbrx_read`), xLSTM's (`as_xlstm_read`);
+    any other as it is."""
+    return as_xlstm_read(as_dbrx_read(raw))
 
 
 def as_dbrx_read(raw: Any) -> Any:
@@ -8006,7 +8039,8 @@ def _check_hunyuan_experts(raw: dict[str, Any], where: Path) -> None:
 def config_from_json(path: str | Path) -> SimpleNamespace:
     """A checkpoint's config.json as an object the counts below accept (a multimodal one's by
     the language model prunebench keeps of it: checkpoint.text_part; Tencent's published
-    Hunyuan-A13B one and Databricks' published DBRX one as their import writes them)."""
+    Hunyuan-A13B one and Databricks' published DBRX one and NX-AI's xLSTM one as their import
+    writes them)."""
     from prunebench.checkpoint.text_part import taken_apart, text_config_values
 
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -8014,7 +8048,7 @@ def config_from_json(path: str | Path) -> SimpleNamespace:
         raw = text_config_values(raw, str(path))
     if published_hunyuan_moe(raw):  # as its import writes it
         raw = as_hunyuan_v1_moe(raw)
-    return config_from_dict(as_dbrx_read(raw))  # (DBRX's published one, likewise)
+    return config_from_dict(as_written(raw))  # (DBRX's and xLSTM's published ones, likewise)
 
 
 def checkpoint_config(path: str | Path) -> SimpleNamespace:

@@ -222,7 +222,7 @@ def _to_import(path: Path) -> str | None:
     it is, sending the user to a command given the folder."""
     from prunebench.atomic import read_json_or_none
     from prunebench.checkpoint.moe_fuse import needs_fusion
-    from prunebench.checkpoint.param_count import as_dbrx_read
+    from prunebench.checkpoint.param_count import as_written
     from prunebench.checkpoint.text_part import taken_apart
 
     if not path.is_dir():
@@ -230,7 +230,7 @@ def _to_import(path: Path) -> str | None:
     raw = read_json_or_none(path / "config.json")
     if taken_apart(raw) is not None:
         return "is multimodal: importing its language model"
-    if needs_fusion(path) or as_dbrx_read(raw) != raw:
+    if needs_fusion(path) or as_written(raw) != raw:
         return "is converted once for prunebench's loader (checkpoint.moe_fuse): importing it"
     return None
 
