@@ -6224,36 +6224,20 @@ def zamba2_unbuilt(values: dict[str, Any]) -> str | None:
     if values.get("model_type") != "zamba2":
         return None
     read = {**CONFIG_DEFAULTS["zamba2"], **without_null_shapes(with_llama_keys(values))}
-    kinds, n = read["layer_types"], read["num_hidden_layers"]
-    if kinds is not None and (not isinstance(kinds, (list, tuple)) or any(
-            kind not in ("mamba", "linear_attention", "hybrid") for kind in kinds)):
-        return (f"gives layers_block_type={kinds!r} for a Zamba2 model, whose Zamba2Model "
-                "builds a hybrid block for \"hybrid\" and a Mamba-2 block for any other entry: "
-                "give each block \"mamba\" or \"hybrid\"")
+    kinds = read["layer_types"]
+    if problem := zamba_kinds_unbuilt(kinds, "Zamba2", "Mamba-2"):
+        return problem
     said = ("layers_block_type" if kinds is not None else "no layers_block_type (Zamba2Config "
             "then gives 54 blocks' kinds, Zamba2-2.7B's)")
     kinds = list(ZAMBA2_DEFAULT_KINDS if kinds is None else kinds)
-    if len(kinds) != n:
-        return (f"gives {said}: {len(kinds)} block kinds for a Zamba2 model of "
-                f"num_hidden_layers={n}: Zamba2Model builds one block a kind, so the model "
-                "would not be of the depth the config says. Give layers_block_type one entry a "
-                "block")
+    if problem := zamba_shared_unbuilt(read, kinds, said, "Zamba2", "Mamba-2"):
+        return problem
     if "hybrid" not in kinds:
         return (f"gives {said}: no \"hybrid\" block for a Zamba2 model: transformers' "
                 "Zamba2Model sizes its masks by a hybrid block's attention cache and stops "
                 "without one. Give it a hybrid block")
-    if not read["tie_word_embeddings"]:
-        return ("gives tie_word_embeddings false for a Zamba2 model: transformers' Zamba2Model "
-                "(5.17 and 5.25) then ties neither the head nor its hybrid blocks' copies of "
-                "the shared transformer blocks, so each hybrid block past the first "
-                "num_mem_blocks runs a block of its own weights, which its checkpoint does not "
-                "hold. Set it true (Zamba2Config's default) or leave it out")
     d, heads, mamba_heads = read["hidden_size"], read["num_attention_heads"], read["n_mamba_heads"]
     inner = read["mamba_expand"] * d
-    if _positive_whole(mamba_heads) and inner % mamba_heads:
-        return (f"gives mamba_expand x hidden_size = {inner} channels for a Zamba2 model of "
-                f"n_mamba_heads={mamba_heads}: its Mamba-2 heads split the channels evenly. "
-                "Give a head count that divides them")
     kv = read["num_key_value_heads"] or heads
     if read["use_shared_attention_adapter"] and _positive_whole(heads) and (
             2 * d % heads or kv != heads):
@@ -6303,39 +6287,63 @@ def zamba_unbuilt(values: dict[str, Any]) -> str | None:
         return None
     read = {**CONFIG_DEFAULTS["zamba"], **without_null_shapes(with_llama_keys(values))}
     kinds, n = read["layer_types"], read["num_hidden_layers"]
-    if kinds is not None and (not isinstance(kinds, (list, tuple)) or any(
-            kind not in ("mamba", "linear_attention", "hybrid") for kind in kinds)):
-        return (f"gives layers_block_type={kinds!r} for a Zamba model, whose ZambaModel builds "
-                "a hybrid block for \"hybrid\" and a Mamba block for any other entry: give "
-                "each block \"mamba\" or \"hybrid\"")
+    if problem := zamba_kinds_unbuilt(kinds, "Zamba", "Mamba"):
+        return problem
     # (where layers_block_type is left out, the kinds ZambaConfig derives: they too can be
     # of another length, or one hybrid block)
     said = ("layers_block_type" if kinds is not None else "no layers_block_type (ZambaConfig "
             "derives the kinds from attn_layer_period / attn_layer_offset)")
     if kinds is None and _positive_whole(n):
         kinds = zamba_block_kinds(read)
-    if kinds is not None and len(kinds) != n:
-        return (f"gives {said}: {len(kinds)} block kinds for a Zamba model of "
-                f"num_hidden_layers={n}: ZambaModel builds one block a kind, so the model "
-                "would not be of the depth the config says. Give layers_block_type one entry a "
-                "block")
-    if not read["tie_word_embeddings"]:
-        return ("gives tie_word_embeddings false for a Zamba model: transformers' ZambaModel "
-                "(5.17 and 5.25) then ties neither the head nor its hybrid blocks' copies of "
-                "the shared transformer block, so each hybrid block runs a block of its own "
-                "weights, no longer the one shared block prunebench counts and prunes. Set "
-                "it true (ZambaConfig's default, Zamba-7B-v1's) or leave it out")
+    if problem := zamba_shared_unbuilt(read, kinds, said, "Zamba", "Mamba"):
+        return problem
     if kinds is not None and list(kinds).count("hybrid") == 1:
         return (f"gives {said}: one \"hybrid\" block for a Zamba model: "
                 "transformers' ZambaModel (5.17 and 5.25) ties each further hybrid block's "
                 "copy of the shared transformer block to the first's, and with none to tie "
                 "stops with a ValueError, so the model is never built. Give it two hybrid "
                 "blocks or more in layers_block_type")
+    return None
+
+
+def zamba_kinds_unbuilt(kinds: Any, name: str, mamba: str) -> str | None:
+    """Why a Zamba (`name` "Zamba") or Zamba2 config.json's layers_block_type (`kinds`, None
+    where left out) is built otherwise than it says: an entry other than "mamba"
+    ("linear_attention") / "hybrid", for which {name}Model builds a `mamba` block."""
+    if kinds is not None and (not isinstance(kinds, (list, tuple)) or any(
+            kind not in ("mamba", "linear_attention", "hybrid") for kind in kinds)):
+        return (f"gives layers_block_type={kinds!r} for a {name} model, whose {name}Model "
+                f"builds a hybrid block for \"hybrid\" and a {mamba} block for any other "
+                "entry: give each block \"mamba\" or \"hybrid\"")
+    return None
+
+
+def zamba_shared_unbuilt(read: dict[str, Any], kinds: list[str] | None, said: str, name: str,
+                         mamba: str) -> str | None:
+    """What Zamba's and Zamba2's config.json checks share (`zamba_unbuilt`, `zamba2_unbuilt`;
+    `read` its values over its class's defaults, `kinds` its block kinds as given or derived,
+    `said` how config.json gives them, `name` "Zamba" or "Zamba2", `mamba` its Mamba block):
+    kinds of another number than num_hidden_layers ({name}Model builds one block a kind),
+    untied embeddings ({name}Model then ties no hybrid block's copy of a shared block to
+    another's: each would run weights of its own, which no checkpoint holds), mamba_expand x
+    hidden_size in no whole n_mamba_heads heads."""
+    n = read["num_hidden_layers"]
+    if kinds is not None and len(kinds) != n:
+        return (f"gives {said}: {len(kinds)} block kinds for a {name} model of "
+                f"num_hidden_layers={n}: {name}Model builds one block a kind, so the model "
+                "would not be of the depth the config says. Give layers_block_type one entry a "
+                "block")
+    if not read["tie_word_embeddings"]:
+        return (f"gives tie_word_embeddings false for a {name} model: transformers' {name}Model "
+                "(5.17 and 5.25) then ties neither the head nor its hybrid blocks' copies of "
+                "the shared transformer blocks, so hybrid blocks run weights of their own, "
+                "which its checkpoint does not hold, no longer the shared blocks prunebench "
+                f"counts and prunes. Set it true ({name}Config's default) or leave it out")
     inner, heads = read["mamba_expand"] * read["hidden_size"], read["n_mamba_heads"]
     if _positive_whole(heads) and inner % heads:
-        return (f"gives mamba_expand x hidden_size = {inner} channels for a Zamba model of "
-                f"n_mamba_heads={heads}: its Mamba heads split the channels evenly (ZambaConfig "
-                "refuses it). Give a head count that divides them")
+        return (f"gives mamba_expand x hidden_size = {inner} channels for a {name} model of "
+                f"n_mamba_heads={heads}: its {mamba} heads split the channels evenly. Give a "
+                "head count that divides them")
     return None
 
 

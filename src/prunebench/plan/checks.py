@@ -854,29 +854,22 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "does not run (its fused blocks do not read them): take 'compiled' out of "
                     "benchmark.backends (hf and hf_static run it)")
             items = spec.get("variants")
-            if known is not None and family(known).mamba_stack and any(
-                    e["recovery"] for e in read_variants(
-                        model, items if isinstance(items, list) else [])[0]):
+            # (LoRA's targets name no projection of a Mamba, xLSTM or RWKV block)
+            unadapted = None if known is None else (
+                "a Mamba model: its blocks hold no attention or MLP projections, which LoRA's "
+                "targets name"
+                if family(known).mamba_stack else
+                "an xLSTM model: its mLSTM layers and FFNs name their projections otherwise "
+                "than LLaMA's (q, ogate_preact, proj_up_gate...), which LoRA's targets name"
+                if family(known).mlstm_blocks else
+                "an RWKV model: its blocks' projections (time and channel mixing's key, value, "
+                "receptance, output) are none that LoRA's targets name"
+                if family(known).rwkv_blocks else None)
+            if unadapted and any(e["recovery"] for e in read_variants(
+                    model, items if isinstance(items, list) else [])[0]):
                 problems.append(
-                    f"models.{model} ({known.model_type}) is a Mamba model: its blocks hold "
-                    "no attention or MLP projections, which LoRA's targets name, so a +lora "
-                    "recovery has nothing to adapt: take +lora out of its variants")
-            if known is not None and family(known).mlstm_blocks and any(
-                    e["recovery"] for e in read_variants(
-                        model, items if isinstance(items, list) else [])[0]):
-                problems.append(
-                    f"models.{model} ({known.model_type}) is an xLSTM model: its mLSTM layers "
-                    "and FFNs name their projections otherwise than LLaMA's (q, ogate_preact, "
-                    "proj_up_gate...), which LoRA's targets name, so a +lora recovery has "
-                    "nothing to adapt: take +lora out of its variants")
-            if known is not None and family(known).rwkv_blocks and any(
-                    e["recovery"] for e in read_variants(
-                        model, items if isinstance(items, list) else [])[0]):
-                problems.append(
-                    f"models.{model} ({known.model_type}) is an RWKV model: its blocks' "
-                    "projections (time and channel mixing's key, value, receptance, output) are "
-                    "none that LoRA's targets name, so a +lora recovery has nothing to adapt: "
-                    "take +lora out of its variants")
+                    f"models.{model} ({known.model_type}) is {unadapted}, so a +lora recovery "
+                    "has nothing to adapt: take +lora out of its variants")
             continue
         if "compiled" in backends:
             problems.append(
