@@ -1263,6 +1263,14 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     # each built from a copy of the config given that base, which the module keeps)
     for i, rotary in enumerate(getattr(inner, "rotary_embs", None) or ()):
         inner.rotary_embs[i] = type(rotary)(config=rotary.config).to(device)
+    if config.model_type == "deepseek_v4":
+        # (DeepSeek-V4's compressors and indexers each hold a rotary module of their own,
+        # built from the config as the model's)
+        for layer in inner.layers:
+            for name, module in list(layer.named_modules()):
+                if name.endswith(".rotary_emb"):
+                    owner = layer.get_submodule(name.rsplit(".", 1)[0])
+                    owner.rotary_emb = type(module)(config=config).to(device)
     if family(config).sincos_table:
         _materialise_sincos_tables(model, device)
     _materialise_causal_masks(model, device)

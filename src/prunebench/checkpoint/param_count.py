@@ -1603,6 +1603,17 @@ FAMILIES: dict[str, Family] = {
                     sparse_blocks=SparseBlocks.named("mlp_layer_types", "intermediate_size"),
                     shared_expert=SharedExpert.count("n_shared_experts"),
                     min_transformers="5.25.0"),
+    # DeepseekV4Attention (DeepSeek-V4): queries through q_lora_rank, one key-value head read as
+    # both keys and values (kv_proj), a grouped output projection (o_a_proj a group, o_b_proj)
+    # and float32 sinks; a compressor by each block's layer_types (HCA's, CSA's with a lightning
+    # indexer of its own, none in a sliding block); hc_mult residual streams mixed by float32
+    # hyper-connections (attn_hc, ffn_hc) and collapsed by hc_head; every block's experts
+    # routed by top k or by the token's id (mlp_layer_types "hash_moe": tid2eid, a buffer)
+    # beside one shared expert as wide as an expert (deepseek_v4_block_params). 5.17 to 5.23
+    # build its hyper-connections, norms and sinks in the model's dtype (RELEASE_REASONS).
+    "deepseek_v4": Family("DeepseekV4ForCausalLM", "DeepseekV4Config", False, False, None,
+                          False, moe_intermediate_key="moe_intermediate_size",
+                          shared_expert=SharedExpert.one(), min_transformers="5.24.0"),
     # Dots3NoteTextAttention (Dots Studio's Dots 3 Note, its language model): DeepSeek-
     # V3's latent attention (queries always through q_lora_rank) of each block's own heads and
     # ranks (per_layer_config: the sliding blocks' differ, `latent_block_shapes`), its latents
@@ -3704,6 +3715,105 @@ def inkling_unbuilt(values: dict[str, Any]) -> str | None:
     return None
 
 
+# DeepseekV4Config's block kinds: the attention's (its compressor's) and the MLP's router's, and
+# the layer types its legacy compress_ratios (one a block) name.
+DEEPSEEK_V4_KINDS = ("sliding_attention", "compressed_sparse_attention",
+                     "heavily_compressed_attention")
+DEEPSEEK_V4_MLP_KINDS = ("hash_moe", "moe")
+DEEPSEEK_V4_RATIOS = {0: "sliding_attention", 4: "compressed_sparse_attention",
+                      128: "heavily_compressed_attention"}
+
+
+def deepseek_v4_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A DeepSeek-V4 config.json's values as DeepseekV4Config's __post_init__ reads them (5.24,
+    5.25): compress_rates (CSA 4, HCA 128, or compress_rate_csa / compress_rate_hca), layer_types
+    (or from compress_ratios; two HCA blocks then CSA and HCA in turn where neither is given),
+    mlp_layer_types (num_hash_layers "hash_moe" blocks first, 3 where not given, then "moe"),
+    both cut to num_hidden_layers; one key-value head whatever num_key_value_heads says."""
+    values = dict(values)
+    n = values["num_hidden_layers"]
+    rates = dict(values.get("compress_rates") or {"compressed_sparse_attention": 4,
+                                                   "heavily_compressed_attention": 128})
+    for key, kind in (("compress_rate_csa", "compressed_sparse_attention"),
+                      ("compress_rate_hca", "heavily_compressed_attention")):
+        if values.get(key) is not None:
+            rates[kind] = values[key]
+    values["compress_rates"] = rates
+    kinds = values.get("layer_types")
+    if kinds is None and values.get("compress_ratios") is not None:
+        kinds = [DEEPSEEK_V4_RATIOS.get(r, r) for r in values["compress_ratios"]]
+    if kinds is None:
+        kinds = (["heavily_compressed_attention"] * min(n, 2)
+                 + ["compressed_sparse_attention" if i % 2 else "heavily_compressed_attention"
+                    for i in range(max(n - 2, 0))])
+    values["layer_types"] = list(kinds)[:n]
+    mlps = values.get("mlp_layer_types")
+    if mlps is None:
+        hashed = values.get("num_hash_layers")
+        hashed = 3 if hashed is None else hashed
+        mlps = ["hash_moe"] * min(n, hashed) + ["moe"] * max(0, n - hashed)
+    values["mlp_layer_types"] = list(mlps)[:n]
+    values["num_key_value_heads"] = 1
+    return values
+
+
+def deepseek_v4_block_params(config, shape: dict[str, Any]) -> int:
+    """Parameters of one DeepseekV4DecoderLayer whose attention is of the kind `shape` names
+    (`compressor`, its layer_types entry): q_a_proj (hidden -> q_lora_rank), q_a_norm, q_b_proj
+    (-> heads x head_dim), kv_proj (-> head_dim: one head, keys and values alike), kv_norm,
+    o_a_proj (each of o_groups groups of heads -> o_lora_rank), o_b_proj, a sink a head; an HCA
+    compressor (kv_proj, gate_proj -> head_dim, position_bias of its rate x head_dim, kv_norm)
+    or a CSA one (the same twice as wide, its kv_norm head_dim, and its indexer: the same of
+    index_head_dim, q_b_proj from the query latent to index_n_heads x index_head_dim and
+    weights_proj, hidden -> index_n_heads); two norms and two hyper-connections
+    (`hyper_connection_params`); a router (experts x hidden; tid2eid and the score-correction
+    bias are buffers), the experts and one shared expert."""
+    d, hd, heads = config.hidden_size, config.head_dim, config.num_attention_heads
+    rank = config.q_lora_rank
+    attn = (d * rank + rank + rank * heads * hd + d * hd + hd + heads * hd * config.o_lora_rank
+            + config.o_groups * config.o_lora_rank * d + heads)
+    kind = shape["compressor"]
+
+    def compressor(width: int, rate: int, overlap: int) -> int:
+        # kv_proj, gate_proj, position_bias (overlap x width wide: CSA's two series) and kv_norm
+        return 2 * d * overlap * width + rate * overlap * width + width
+
+    if kind == "heavily_compressed_attention":
+        attn += compressor(hd, config.compress_rates[kind], 1)
+    elif kind == "compressed_sparse_attention":
+        rate, ihd, iheads = config.compress_rates[kind], config.index_head_dim, config.index_n_heads
+        attn += (compressor(hd, rate, 2) + compressor(ihd, rate, 2) + rank * iheads * ihd
+                 + d * iheads)
+    mlp = (num_experts(config) * (d + expert_param_count(config))
+           + shared_expert_params(config))
+    return attn + mlp + 2 * d + 2 * hyper_connection_params(config)
+
+
+def deepseek_v4_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a DeepSeek-V4 config.json transformers does not build as it says, with what to
+    do; None where nothing (and for other families): attention kinds other than DeepseekV4Config's
+    three or MLP kinds other than "hash_moe" / "moe" (it refuses them), not one a block, or
+    another number of shared experts than one (DeepseekV4SparseMoeBlock builds one shared
+    expert of moe_intermediate_size whatever n_shared_experts says)."""
+    if values.get("model_type") != "deepseek_v4" or "num_hidden_layers" not in values:
+        return None
+    read = deepseek_v4_values(values)
+    n = read["num_hidden_layers"]
+    for key, kinds, allowed in (("layer_types", read["layer_types"], DEEPSEEK_V4_KINDS),
+                                ("mlp_layer_types", read["mlp_layer_types"],
+                                 DEEPSEEK_V4_MLP_KINDS)):
+        if len(kinds) != n or any(k not in allowed for k in kinds):
+            return (f"gives {key} {kinds} for {n} blocks: DeepseekV4Config accepts one of "
+                    f"{list(allowed)} a block (as layer_types, compress_ratios of 0 / 4 / 128 "
+                    "or num_hash_layers say them); re-download the model's config.json")
+    if values.get("n_shared_experts", 1) != 1:
+        return (f"gives n_shared_experts={values['n_shared_experts']} for a DeepSeek-V4 model: "
+                "transformers' DeepseekV4SparseMoeBlock builds one shared expert of "
+                "moe_intermediate_size whatever it says, so the checkpoint would not load as "
+                "written; re-download the model's config.json")
+    return None
+
+
 def hy_v4_indexer_types(values: dict[str, Any]) -> list[str]:
     """Each block's indexer kind as HYV4Config derives it where config.json gives no
     indexer_types (5.17 and 5.25): block 0 and every fourth from block 1 "full", the others
@@ -4415,6 +4525,20 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
               "qk_nope_head_dim": 192, "v_head_dim": 256, "head_dim": 64,
               "max_position_embeddings": 262144, "rms_norm_eps": 1e-5, "index_topk": 2048,
               "index_head_dim": 128, "index_n_heads": 16, "hc_mult": 4},
+    # DeepseekV4Config's (its class's defaults, V4-Flash's shape): 43 blocks of hidden 4096, 64
+    # query heads of 512 (query rank 1024) and one key-value head, 8 output groups of rank 1024,
+    # 256 experts of 2048 (6 a token) and one shared, an indexer of 64 heads of 128, 4 residual
+    # streams (layer_types, mlp_layer_types and compress_rates derived by deepseek_v4_values).
+    "deepseek_v4": {**_LLAMA_DEFAULTS, "vocab_size": 129280, "hidden_size": 4096,
+                    "moe_intermediate_size": 2048, "num_hidden_layers": 43,
+                    "num_attention_heads": 64, "num_key_value_heads": 1, "head_dim": 512,
+                    "q_lora_rank": 1024, "num_experts_per_tok": 6, "num_local_experts": 256,
+                    "n_shared_experts": 1, "max_position_embeddings": 1048576,
+                    "rms_norm_eps": 1e-6, "hc_mult": 4, "o_groups": 8, "o_lora_rank": 1024,
+                    "index_n_heads": 64, "index_head_dim": 128, "index_topk": 512,
+                    "sliding_window": 128, "layer_types": None, "mlp_layer_types": None,
+                    "compress_rates": None, "tie_word_embeddings": False,
+                    "bos_token_id": 0, "eos_token_id": 1},
     # Dots3NoteTextConfig's (Dots 3 Note's shape): 46 blocks of hidden 5120, 128 heads of latent
     # attention (query rank 1024, KV rank 512, 128 + 64 query/key channels, values of 128) in
     # the indexed blocks, the sliding blocks' own from the swa_* keys (dots3_values), block 0
@@ -5123,6 +5247,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         if not values.get("mlp_layer_types"):
             values["mlp_layer_types"] = dense_prefix_kinds(values["num_hidden_layers"], 1)
         values["indexer_types"] = hy_v4_indexer_types(values)
+    if values.get("model_type") == "deepseek_v4":
+        values = deepseek_v4_values(values)
     if values.get("model_type") == "dots3_note_text":
         values = dots3_values(values)
     if values.get("model_type") == "xlstm":
@@ -5969,6 +6095,8 @@ def own_cache_static_problem(config) -> str | None:
     backend's name); OpenAI GPT's (OpenAIGPTLMHeadModel reads no cache at all: generate runs
     the whole sequence again at every step, whatever cache it makes, in 5.17 and 5.25);
     xLSTM's (xLSTMCache, ignored alike);
+    DeepSeek-V4's (its compressors' cache layers, which StaticCache cannot build: generate
+    fails, 5.24 and 5.25);
     RWKV's (RwkvForCausalLM keeps its state in five tensors of its own, passed as `state`, not
     in a Cache: generate ignores cache_implementation "static" for it with a warning, in 5.17
     and 5.25)."""
@@ -5989,6 +6117,12 @@ def own_cache_static_problem(config) -> str | None:
                 "ignores the static cache for it (\"This model does not support `Cache` "
                 "instances\"), so an hf_static row would time its own cache under the static "
                 "backend's name. Benchmark it with the hf backend")
+    if getattr(config, "model_type", None) == "deepseek_v4":
+        return ("the hf_static backend cannot run a DeepSeek-V4 model: its compressors keep "
+                "their windows and compressed entries in cache layers of their own "
+                "(DeepseekV4HCACache, DeepseekV4CSACache), which a static cache has no place "
+                "for (transformers' generate with one fails: KeyError "
+                "'compressed_sparse_attention'). Benchmark it with the hf backend")
     if getattr(config, "model_type", None) != "minimax":
         return None
     return ("the hf_static backend cannot run a MiniMax model: MiniMaxForCausalLM keeps its "
@@ -6117,7 +6251,8 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               doge_unbuilt, codegen_unbuilt,
               lara_mini_unbuilt, modernbert_decoder_unbuilt,
               xlstm_unbuilt, inkling_unbuilt, zaya_unbuilt,
-              cohere_compass_unbuilt)
+              cohere_compass_unbuilt,
+              deepseek_v4_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
@@ -6577,7 +6712,11 @@ def sdpa_not_causal(config) -> bool:
 
 # Why a family's `min_transformers` is a later release than its config class's first, by
 # model_type (the message's words where they are not "its <class> came with that release").
-RELEASE_REASONS = {"inkling_text": "5.17 to 5.22 route its experts in the model's dtype, "
+RELEASE_REASONS = {"deepseek_v4": "5.17 to 5.23 have DeepseekV4Config but build its "
+                   "hyper-connections, norms, sinks and compressors' position biases in the "
+                   "model's dtype, which 5.24 keeps in float32 (a bfloat16 model's logits "
+                   "differ), and 5.17 to 5.19 return its norms in float32",
+                   "inkling_text": "5.17 to 5.22 route its experts in the model's dtype, "
                    "which 5.23 on keep in float32 (a bfloat16 model's experts' choices can "
                    "differ), and 5.17 to 5.24's generate with a static cache fails on its "
                    "windowed blocks",
@@ -8195,6 +8334,9 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
                            query_heads_per_block(config), window_block_shapes(config),
                            indexer_blocks(config), latent_block_shapes(config),
                            kv_reusing_blocks(config), inkling_attention_shapes(config))]
+            if getattr(config, "model_type", None) == "deepseek_v4":
+                for entry, kind in zip(shapes, config.layer_types):
+                    entry["compressor"] = kind  # (its compressor by its attention's kind)
             if getattr(config, "model_type", None) == "zaya" and shapes:
                 # ZayaRouter builds router_states_scale by index, in every block but block 0
                 shapes[0]["router_reads_state"] = False
@@ -8346,6 +8488,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         return zamba_block_params(config, shape)
     if getattr(config, "model_type", None) == "inkling_text":
         return inkling_block_params(config, shape)
+    if getattr(config, "model_type", None) == "deepseek_v4":
+        return deepseek_v4_block_params(config, shape)
     if getattr(config, "model_type", None) == "zamba2":
         return zamba2_block_params(config, shape)
     if family(config).mamba2_blocks:
@@ -8493,7 +8637,13 @@ def activation_params(config) -> int:
 def hyper_connection_params(config) -> int:
     """Parameters of one HY-V4 hyper-connection (HYV4HyperConnection, float32): fn, 2 x hc_mult
     mixing weights over the hc_mult streams' concatenated hidden states (pre- and post-
-    weights), base (2 x hc_mult) and scale (2)."""
+    weights), base (2 x hc_mult) and scale (2); DeepSeek-V4's (DeepseekV4HyperConnection) of
+    (2 + hc_mult) x hc_mult mixing weights (its mixing matrix too) and 3 scales."""
+    if getattr(config, "model_type", None) == "deepseek_v4":
+        # DeepseekV4HyperConnection: pre, post and an hc_mult x hc_mult mixing matrix (comb)
+        # from fn, base a mixing weight, a scale each of the three
+        mix = (2 + config.hc_mult) * config.hc_mult
+        return mix * config.hc_mult * config.hidden_size + mix + 3
     mix = 2 * config.hc_mult
     return mix * config.hc_mult * config.hidden_size + mix + 2
 
@@ -8502,8 +8652,8 @@ def hyper_head_params(config) -> int:
     """Parameters of HY-V4's HYV4HyperHead (`model.hc_head`, float32), which collapses the
     hc_mult streams before the final norm: hc_fn (hc_mult x hc_mult x hidden), hc_base
     (hc_mult) and hc_scale (1); 0 for other families."""
-    if getattr(config, "model_type", None) != "hy_v4":
-        return 0
+    if getattr(config, "model_type", None) not in ("hy_v4", "deepseek_v4"):
+        return 0  # (DeepSeek-V4's DeepseekV4HyperHead: the same tensors)
     return config.hc_mult * config.hc_mult * config.hidden_size + config.hc_mult + 1
 
 
