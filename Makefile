@@ -130,6 +130,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_exaone_moe_glm4_moe_lite_youtu.py \
 	tests/test_glm_moe_dsa.py tests/test_axk1.py \
 	tests/test_hy_v4.py \
+	tests/test_deepseek_v4.py \
 	tests/test_axk2.py \
 	tests/test_minimax_m3.py \
 	tests/test_inkling.py \

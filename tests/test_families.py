@@ -928,6 +928,22 @@ FAMILIES = {
                        if k not in ("first_k_dense_replace", "num_key_value_heads")},
                     "n_group": 1, "topk_group": 1},
         index_topk=64, index_n_heads=2, index_head_dim=8, hc_mult=2, initializer_range=0.1),
+    # DeepSeek-V4 (5.24 on): 4 query heads of 16 (query rank 16) on one key-value head, half
+    # rotating, 2 output groups of rank 8, a window of 4; block 0 sliding, blocks 1 and 3 CSA
+    # (every 2 tokens compressed; an indexer of 2 heads of 8 keeping 2 entries), block 2 HCA
+    # (every 4); blocks 0 and 1 routed by the token's id, then by a top-2 sqrtsoftplus router,
+    # of 4 experts of 16 beside a shared one; 2 residual streams. Std 0.1.
+    "deepseek_v4": lambda: newer_config(
+        "deepseek_v4", hidden_size=32, num_hidden_layers=4, num_attention_heads=4, head_dim=16,
+        vocab_size=VOCAB, max_position_embeddings=256, bos_token_id=1, eos_token_id=2,
+        pad_token_id=0, moe_intermediate_size=16, n_routed_experts=4, num_experts_per_tok=2,
+        q_lora_rank=16, o_groups=2, o_lora_rank=8, sliding_window=4, partial_rotary_factor=0.5,
+        layer_types=["sliding_attention", "compressed_sparse_attention",
+                     "heavily_compressed_attention", "compressed_sparse_attention"],
+        mlp_layer_types=["hash_moe", "hash_moe", "moe", "moe"],
+        compress_rates={"compressed_sparse_attention": 2, "heavily_compressed_attention": 4},
+        index_n_heads=2, index_head_dim=8, index_topk=2, hc_mult=2, hc_sinkhorn_iters=3,
+        initializer_range=0.1),
     # Inkling (5.25 on): blocks 0 and 3 attending fully with 4 heads on 2 KV heads of 16,
     # blocks 1 and 2 within 8 tokens with 2 heads on 1 KV head of 32, relative states of 4 a
     # head (tables of 16 and 8 positions), kernels of 4; block 0 dense, then a sigmoid router
@@ -1301,6 +1317,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "minimax_m3_vl_text",
        "lara_mini",
        "hy_v4",
+       "deepseek_v4",
        "inkling_text",
        "dots3_note_text",
        "mimo_v2_flash", "jetmoe",
@@ -1402,6 +1419,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "glm_moe_dsa": "GlmMoeDsaForCausalLM", "axk1": "AXK1ForCausalLM",
            "axk2": "AXK2ForCausalLM",
            "hy_v4": "HYV4ForCausalLM",
+           "deepseek_v4": "DeepseekV4ForCausalLM",
            "inkling_text": "InklingForCausalLM",
            "dots3_note_text": "Dots3NoteForCausalLM",
            "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
@@ -2143,9 +2161,11 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
             with pytest.raises(PrunebenchError, match="take \\+lora out of its variants"):
                 lora.attach_lora(model, settings)
             return
-        if name in ("mamba", "falcon_mamba", "mamba2", "xlstm", "rwkv"):
-            # no attention, no MLP (xLSTM's and RWKV's of their own names): none of LoRA's targets to adapt
-            settings = lora.resolve_settings({"data": {"source": "embedded", "val_size": 8}})
+        if name in ("mamba", "falcon_mamba", "mamba2", "xlstm", "rwkv", "deepseek_v4"):
+            # no attention, no MLP (xLSTM's, RWKV's and DeepSeek-V4's attention's of their own
+            # names): none of LoRA's targets to adapt (DeepSeek-V4's attention targets named)
+            settings = lora.resolve_settings({"data": {"source": "embedded", "val_size": 8},
+                                              **(extra if name == "deepseek_v4" else {})})
             with pytest.raises(PrunebenchError, match="no non-empty .* projections to adapt"):
                 lora.attach_lora(model, settings)
             return

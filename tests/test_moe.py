@@ -609,6 +609,12 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
         chosen, _ = lora.lora_target_names(model, ["q_proj", "o_proj"])
         assert len(chosen) == 2 * 4 and all(".self_attn." in n for n in chosen)
         return
+    if name == "deepseek_v4":
+        # its attention's projections have names of their own (q_a_proj, q_b_proj, kv_proj,
+        # o_a_proj, o_b_proj): none of LoRA's targets to adapt (+lora refused at the start)
+        with pytest.raises(PrunebenchError, match=r"no non-empty \['q_proj', 'o_proj'\]"):
+            lora.lora_target_names(model, ["q_proj", "o_proj"])
+        return
     if name == "jetmoe":
         # its attention's query and output projections are its attention experts' fused 3D
         # parameters, its MLP's experts too: no target of LLaMA's names to adapt (named)
@@ -728,7 +734,8 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "flint", "kolibri1", "minicpm5_moe", "aria_text",
                                      "sarvam_moe", "param2moe", "sarvam_mla", "ergo",
                                      "kolibri1_1", "lara_mini", "hy_v4",
-                                     "axk2", "minimax_m3_vl_text", "inkling_text"))
+                                     "axk2", "minimax_m3_vl_text", "inkling_text",
+                                     "deepseek_v4"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9,
               backend="hf")

@@ -1,0 +1,315 @@
+"""DeepSeek-V4 (deepseek_v4, DeepseekV4ForCausalLM), transformers 5.24 on (Family.min_transformers:
+5.17 to 5.23 build its hyper-connections, norms and sinks in the model's dtype): the pieces of its
+own, as a mixture of experts (depth pruning, the hf backend).
+
+Queries through q_lora_rank, one key-value head read as keys and values, a grouped output
+projection and sinks; a compressor by each block's layer_types (none in a sliding block, HCA's,
+CSA's with a lightning indexer of its own), each keeping its windows and compressed entries in a
+cache layer of its own under its attention's layer_idx; hc_mult residual streams mixed by each
+block's hyper-connections and collapsed by hc_head; experts routed by top k or by the token's id
+(mlp_layer_types "hash_moe": tid2eid). The release refusal and its reason shown; counts against
+transformers' meta models and by hand, config.json read without a class; depth pruning equal to
+transformers' model of the kept blocks (layer_types, mlp_layer_types and the attentions' cache
+indices renumbered, each shown to matter); a depth-pruned reload decoded by hf as transformers'
+generate, hf_static refused (transformers' static generate fails); the config.json refusals.
+tests/test_families.py runs the shared per-family tests on it."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+
+from prunebench import PrunebenchError
+from prunebench.checkpoint import param_count
+from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
+                                               count_params, hyper_connection_params,
+                                               hyper_head_params, transformers_release_problem)
+from prunebench import benchmark as bench
+from prunebench.modeling import (cast_floating, config_class, load_model, remove_blocks,
+                                 save_model)
+from block_helpers import kept_blocks_state
+from test_exaone_internlm3 import check_refused_below_its_release
+from test_families import (FAMILIES, _write_config, family_model, ids, in_allocated_memory,
+                           logits, numel)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+NAME = "deepseek_v4"
+KINDS = ["sliding_attention", "compressed_sparse_attention", "heavily_compressed_attention",
+         "compressed_sparse_attention"]
+MLPS = ["hash_moe", "hash_moe", "moe", "moe"]
+
+
+def needs() -> None:
+    """Skip where this transformers predates the family (the refusal's words as the reason)."""
+    if problem := transformers_release_problem(NAME):
+        pytest.skip(problem)
+
+
+def tiny_values() -> dict:
+    """tests/test_families.py's tiny config.json values (without building a class)."""
+    return {"model_type": NAME, "hidden_size": 32, "num_hidden_layers": 4,
+            "num_attention_heads": 4, "head_dim": 16, "vocab_size": 128,
+            "moe_intermediate_size": 16, "n_routed_experts": 4, "num_experts_per_tok": 2,
+            "q_lora_rank": 16, "o_groups": 2, "o_lora_rank": 8, "sliding_window": 4,
+            "index_n_heads": 2, "index_head_dim": 8, "index_topk": 2, "hc_mult": 2,
+            "compress_ratios": [0, 4, 128, 4], "compress_rate_csa": 2, "compress_rate_hca": 4,
+            "num_hash_layers": 2, "qk_rope_head_dim": 8, "max_position_embeddings": 256}
+
+
+# ------------------------------------------------------------------ the release it needs
+
+def test_an_older_transformers_is_refused_before_the_model_loads_naming_the_upgrade(
+        tmp_path, monkeypatch):
+    check_refused_below_its_release(NAME, "5.24.0", tiny_values(), tmp_path, monkeypatch)
+    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.23.0")
+    assert "hyper-connections, norms, sinks" in transformers_release_problem(NAME)
+
+
+def test_the_release_it_needs_is_the_first_building_its_hyper_connections_in_float32():
+    """The reason is the installed class's: a hyper-connection built under a bfloat16 default
+    is float32 exactly where the family is not refused (5.24 on), bfloat16 where it is (5.17)."""
+    import transformers
+    from transformers.models.deepseek_v4 import modeling_deepseek_v4
+
+    config = transformers.DeepseekV4Config.from_dict(tiny_values())
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        layer = modeling_deepseek_v4.DeepseekV4DecoderLayer(config, 0)
+    finally:
+        torch.set_default_dtype(before)
+    assert (layer.attn_hc.fn.dtype == torch.float32) == (
+        transformers_release_problem(NAME) is None)
+
+
+# ------------------------------------------------------------------------------- counts
+
+@pytest.mark.parametrize("values", [{}, {"hc_mult": 3, "o_groups": 4, "tie_word_embeddings": True},
+                                    {"compress_ratios": None, "num_hash_layers": None,
+                                     "num_hidden_layers": 5}])
+def test_counts_equal_transformers_parameters(values):
+    """count_params of the config and of its config.json read without a class (compress_ratios,
+    compress_rate_csa / _hca and num_hash_layers folded in as DeepseekV4Config folds them, or
+    its defaults: HCA, HCA, then CSA and HCA in turn; three hash blocks) equals the meta
+    model's parameters."""
+    needs()
+    raw = {k: v for k, v in {**tiny_values(), **values}.items() if v is not None}
+    config = config_class(NAME)(**{k: v for k, v in raw.items() if k != "model_type"})
+    with torch.device("meta"):
+        reference = numel(param_count_model(config))
+    assert count_params(config) == reference
+    ours = config_from_dict(raw)
+    assert ours.layer_types == config.layer_types
+    assert ours.mlp_layer_types == config.mlp_layer_types
+    assert ours.compress_rates == config.compress_rates
+    assert count_params(ours) == reference
+
+
+def param_count_model(config):
+    from transformers import DeepseekV4ForCausalLM
+
+    return DeepseekV4ForCausalLM(config)
+
+
+def test_the_published_shape_by_its_class_defaults_is_counted():
+    """DeepseekV4Config's defaults (V4-Flash's shape: 43 blocks, 256 experts): 284,325,869,015
+    parameters, the meta model's, and config_from_dict's of a config.json naming the type
+    alone."""
+    needs()
+    with torch.device("meta"):
+        reference = numel(param_count_model(config_class(NAME)()))
+    assert reference == 284_325_869_015
+    assert count_params(config_from_dict({"model_type": NAME})) == reference
+
+
+def test_the_blocks_pieces_are_counted_by_hand_and_the_streams_held_in_float32():
+    """One hyper-connection: fn (2 + 2) x 2 rows over the 2 streams' 2 x 32 values, base 8,
+    scale 3; hc_head: 2 x 64, 2 and 1; the HCA block's compressor kv_proj and gate_proj
+    (32 -> 16), position_bias 4 x 16, kv_norm 16; the CSA block's twice as wide, rate 2, and
+    its indexer's of 8 (the same of 2 x 8, q_b_proj 16 -> 2 x 8, weights_proj 32 -> 2). The
+    hyper-connections and hc_head stay float32 in a bfloat16 model."""
+    needs()
+    model = cast_floating(family_model(NAME), torch.bfloat16)
+    config = model.config
+    assert hyper_connection_params(config) == 8 * 64 + 8 + 3 == 523
+    assert hyper_head_params(config) == 2 * 64 + 2 + 1 == 131
+    hca = model.model.layers[2].self_attn.compressor
+    assert numel(hca) == 2 * 32 * 16 + 4 * 16 + 16
+    csa = model.model.layers[1].self_attn.compressor
+    assert numel(csa.indexer) == 2 * 32 * 16 + 2 * 16 + 8 + 16 * 16 + 32 * 2
+    assert numel(csa) - numel(csa.indexer) == 2 * 32 * 32 + 2 * 32 + 16
+    assert model.model.layers[0].self_attn.compressor is None
+    block = model.model.layers[0]
+    for hc in (block.attn_hc, block.ffn_hc, model.model.hc_head):
+        assert {p.dtype for p in hc.parameters()} == {torch.float32}
+    assert block.self_attn.q_b_proj.weight.dtype == torch.bfloat16
+
+
+# ------------------------------------------------------------------------ depth pruning
+
+@pytest.fixture(scope="module")
+def dense():
+    """The tiny model, its hash blocks routing each token by a table of its own (transformers
+    initialises tid2eid to zeros: every token to expert 0)."""
+    needs()
+    model = family_model(NAME).eval()
+    g = torch.Generator().manual_seed(3)
+    for layer in model.model.layers:
+        if layer.mlp.is_hash:
+            table = layer.mlp.gate.tid2eid
+            table.copy_(torch.stack([torch.randperm(4, generator=g)[:2]
+                                     for _ in range(table.shape[0])]))
+    return model
+
+
+def reference(dense, keep, **changes):
+    """transformers' model of the blocks `keep` of `dense` (float32), from the pruned config's
+    values (`changes` replacing them), holding exactly their weights."""
+    from transformers import DeepseekV4ForCausalLM
+
+    values = {**dense.config.to_dict(), "num_hidden_layers": len(keep),
+              "layer_types": [KINDS[b] for b in keep],
+              "mlp_layer_types": [MLPS[b] for b in keep], **changes}
+    model = DeepseekV4ForCausalLM(config_class(NAME).from_dict(values)).eval()
+    model.load_state_dict(kept_blocks_state(dense, keep), strict=True)
+    return model
+
+
+@pytest.mark.parametrize("drop", [[0], [1, 2], [2, 3]])
+def test_depth_pruning_computes_as_transformers_model_of_the_kept_blocks(dense, drop):
+    """Each kept block with its own hyper-connections, compressor and router under its new
+    index (layer_types, mlp_layer_types renumbered; each attention's layer_idx, under which its
+    compressor and indexer keep their cache layer): the logits, with and without a cache, are
+    transformers' model's of the kept blocks, whose count it has."""
+    model = remove_blocks(copy.deepcopy(dense), drop)
+    keep = [b for b in range(4) if b not in drop]
+    assert model.config.layer_types == [KINDS[b] for b in keep]
+    assert model.config.mlp_layer_types == [MLPS[b] for b in keep]
+    assert [layer.self_attn.layer_idx for layer in model.model.layers] == list(range(len(keep)))
+    theirs = reference(dense, keep)
+    x = ids(2, 13)
+    torch.testing.assert_close(logits(model, x), logits(theirs, x), rtol=0, atol=1e-5)
+    steps = []
+    for each in (model, theirs):  # (a prefill into the cache, then a step: the compressors'
+        with torch.no_grad():     # states in their cache layers)
+            cache = each(input_ids=x[:, :9], use_cache=True).past_key_values
+            steps.append(each(input_ids=x[:, 9:10], past_key_values=cache).logits)
+    torch.testing.assert_close(steps[0], steps[1], rtol=0, atol=1e-5)
+    assert numel(model) == count_params(model.config) == numel(theirs)
+
+
+def test_the_kind_lists_are_needed_renumbered(dense):
+    """The kept blocks' kinds under their old indices (blocks 2, 3 kept, the lists cut instead
+    of renumbered) build other compressors and routers: transformers' model then cannot hold
+    the kept blocks' weights."""
+    keep = [2, 3]
+    with pytest.raises(RuntimeError, match="compressor|tid2eid"):
+        reference(dense, keep, layer_types=KINDS[:2])
+    with pytest.raises(RuntimeError, match="tid2eid"):
+        reference(dense, keep, mlp_layer_types=MLPS[:2])
+
+
+def test_the_cache_index_is_needed_renumbered(dense):
+    """Left at its old index, a kept attention reads another block's cache layer (block 2's
+    HCA attention, left second, the CSA layer of the last block): a cached step fails or
+    computes other logits than transformers' model of the kept blocks."""
+    model = remove_blocks(copy.deepcopy(dense), [0, 1])
+    theirs = reference(dense, [2, 3])
+    model.model.layers[0].self_attn.layer_idx = 2 - 1  # (a stale index one past its own)
+    x = ids(1, 10)
+    with torch.no_grad():
+        full = theirs(input_ids=x, use_cache=False).logits[:, -1:]
+        try:
+            cache = model(input_ids=x[:, :9], use_cache=True).past_key_values
+            step = model(input_ids=x[:, 9:], past_key_values=cache).logits
+        except (AttributeError, KeyError, IndexError, RuntimeError, TypeError):
+            return
+    assert not torch.allclose(step, full, atol=1e-3)
+
+
+def test_the_hash_routers_route_by_the_token_id(dense):
+    """Another tid2eid table in a hash block (the same weights otherwise) gives other logits:
+    the table travels with its block and is saved with it (a persistent buffer)."""
+    model = copy.deepcopy(dense)
+    table = model.model.layers[1].mlp.gate.tid2eid
+    table.copy_(table.flip(-1).roll(1, dims=0))
+    x = ids(2, 10)
+    assert not torch.allclose(logits(model, x), logits(dense, x), atol=1e-4)
+    assert "model.layers.1.mlp.gate.tid2eid" in model.state_dict()
+
+
+def test_a_depth_pruned_reload_decodes_as_transformers(tmp_path):
+    """Saved with blocks 1 and 2 removed, loaded by prunebench and by DeepseekV4ForCausalLM:
+    the hf backend's tokens are transformers' generate's (its cached steps: transformers' own
+    model of these blocks, decoding without a cache, may differ where the indexer's choice
+    does); its config.json reads back, without transformers, as the model."""
+    from transformers import DeepseekV4ForCausalLM
+
+    needs()
+    model = remove_blocks(family_model(NAME), [1, 2])
+    save_model(model, None, tmp_path / "pruned")
+    ours = load_model(tmp_path / "pruned")
+    theirs = in_allocated_memory(DeepseekV4ForCausalLM.from_pretrained(
+        tmp_path / "pruned", dtype=torch.float32)).eval()
+    prompt, n_new = ids(2, 7, seed=5), 8
+    mask = torch.ones_like(prompt)
+    tokens = bench.HFRunner(ours, n_new).generate(prompt, mask)
+    with torch.inference_mode():
+        expected = theirs.generate(input_ids=prompt, attention_mask=mask, max_new_tokens=n_new,
+                                   min_new_tokens=n_new, do_sample=False, pad_token_id=0)
+    assert torch.equal(tokens, expected)
+    raw = json.loads((tmp_path / "pruned" / "config.json").read_text())
+    assert raw["layer_types"] == [KINDS[0], KINDS[3]]
+    assert raw["mlp_layer_types"] == [MLPS[0], MLPS[3]]
+    assert count_params(config_from_dict(raw)) == numel(model)
+
+
+def test_hf_static_is_refused_as_transformers_static_generate_fails():
+    """transformers' generate with a static cache cannot build the compressors' cache layers
+    (KeyError 'compressed_sparse_attention'): refused by the runner and at the start."""
+    from prunebench.benchmark import runners
+    from prunebench.checkpoint.param_count import own_cache_static_problem
+
+    needs()
+    model = family_model(NAME).eval()
+    with pytest.raises(KeyError, match="compressed_sparse_attention"):
+        model.generate(ids(1, 6), max_new_tokens=2, do_sample=False,
+                       cache_implementation="static")
+    with pytest.raises(PrunebenchError, match="hf_static backend cannot run a DeepSeek-V4"):
+        runners.HFStaticRunner(model, 2)
+    assert "DeepseekV4CSACache" in own_cache_static_problem(FAMILIES[NAME]())
+
+
+def test_lora_is_refused_at_the_start(tmp_path):
+    """None of LoRA's targets names a DeepSeek-V4 projection: a +lora variant refused."""
+    from prunebench.plan.checks import moe_problems
+
+    folder = _write_config(tmp_path / "m", tiny_values())
+    config = {"models": {"m": {"source": f"local:{folder}", "variants": ["dense",
+                                                                        "sleb-0.25+lora"]}},
+              "benchmark": {"backends": ["hf"]}}
+    assert any("take +lora out of its variants" in p and "DeepSeek-V4" in p
+               for p in moe_problems(config))
+
+
+# --------------------------------------------------------------------------- refusals
+
+@pytest.mark.parametrize("change, match", [
+    ({"compress_ratios": [0, 4, 64, 4]}, "layer_types .* for 4 blocks"),
+    ({"layer_types": KINDS[:3]}, "layer_types .* for 4 blocks"),
+    ({"mlp_layer_types": ["hash_moe", "dense", "moe", "moe"]}, "mlp_layer_types"),
+    ({"n_shared_experts": 2}, "one shared expert"),
+    ({"quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128]}},
+     "quantized checkpoint")])
+def test_a_config_json_transformers_cannot_build_as_written_is_refused(change, match,
+                                                                        tmp_path):
+    """Read without transformers: block kinds DeepseekV4Config refuses, another number of
+    shared experts than the one it builds, and quantized weights (the published FP8 / FP4
+    checkpoints) refused."""
+    folder = _write_config(tmp_path / "m", {**tiny_values(), **change})
+    with pytest.raises(PrunebenchError, match=match):
+        checked_config_json(folder)
