@@ -39,7 +39,7 @@ from prunebench.checkpoint.param_count import zamba2_removal_problem
 from prunebench.methods import registry
 from prunebench.methods.depth import without_blocks
 from prunebench.methods.sizing import (check_kinds_left, largest_first, one_by_one_most,
-                                       plan_blocks, plan_sleb, removal_allowed, zamba2_choice)
+                                       plan_blocks, plan_sleb, may_remove, zamba2_choice)
 from prunebench.modeling import load_model, remove_blocks, save_model
 from test_deepseek import ids, logits, numel, random_model
 from test_families import VOCAB, in_allocated_memory
@@ -273,7 +273,7 @@ def test_the_cycle_choice_is_the_least_score_removal_transformers_can_build(
     """For random scores and every k: check_kinds_left lets the plan through exactly where a
     removal of k blocks keeps each kept hybrid block on its shared block and one hybrid block
     (all removals tried); the one-shot criteria's choice (zamba2_choice) is such a removal,
-    its scores summing to the least of them; sizing.removal_allowed (SLEB's rounds,
+    its scores summing to the least of them; sizing.may_remove (SLEB's rounds,
     depth_angular's runs) says the same of each; SLEB's rounds reach as many blocks as a
     search of every order of allowed single removals."""
     config = small(layers_block_type=kinds, num_hidden_layers=len(kinds),
@@ -283,7 +283,7 @@ def test_the_cycle_choice_is_the_least_score_removal_transformers_can_build(
         scores = [rng.random() for _ in kinds]
         for k in range(1, len(removable) + 1):
             best, valid = brute_force(config, removable, scores, k)
-            assert all(removal_allowed(config, drop) for drop in valid)
+            assert all(may_remove(config, drop) for drop in valid)
             if not valid:
                 with pytest.raises(PrunebenchError, match="cannot keep this Zamba2"):
                     check_kinds_left(config, removable, k)
@@ -296,7 +296,7 @@ def test_the_cycle_choice_is_the_least_score_removal_transformers_can_build(
     while frontier:  # (every order of single removals each allowed)
         reached = len(next(iter(frontier)))
         frontier = {tuple(sorted({*drop, b})) for drop in frontier for b in removable
-                    if b not in drop and removal_allowed(config, {*drop, b})}
+                    if b not in drop and may_remove(config, {*drop, b})}
     assert one_by_one_most(config, removable) == reached
 
 
