@@ -1287,6 +1287,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         _materialise_griffin_buffers(model, config, device)
     if getattr(model.model, "embed_tokens_per_layer", None) is not None:
         _materialise_embedding_scale(model.model.embed_tokens_per_layer, device)  # Gemma 4's
+    if config.model_type == "gemma3n_text":
+        _materialise_gemma3n_scales(model, config, device)
     if config.model_type == "ergo":
         _materialise_query_key_scales(model, config, device)
     if config.model_type == "zaya":
@@ -1468,6 +1470,23 @@ def _materialise_embedding_scale(embedding: nn.Module, device) -> None:
     scale = getattr(embedding, "embed_scale", None)
     if isinstance(scale, torch.Tensor) and scale.is_meta:
         embedding.embed_scale = torch.tensor(float(embedding.scalar_embed_scale), device=device)
+
+
+def _materialise_gemma3n_scales(model: nn.Module, config, device) -> None:
+    """Gemma 3n's constant scales, buffers saved with no checkpoint (left on meta by a load
+    that assigns the weights): each block's AltUp router_input_scale (1 / hidden_size), the
+    text model's per_layer_projection_scale (hidden_size ** -0.5) and per_layer_input_scale
+    (1 / sqrt(2)), as Gemma3nPreTrainedModel._init_weights sets them, in the dtype the model
+    is built in (its embeddings'), as transformers' from_pretrained makes them."""
+    text = model.model
+    dtype = text.embed_tokens.weight.dtype
+    values = {(text, "per_layer_projection_scale"): config.hidden_size ** -0.5,
+              (text, "per_layer_input_scale"): 1 / math.sqrt(2.0)}
+    values.update({(layer.altup, "router_input_scale"): config.hidden_size ** -1.0
+                   for layer in decoder(model).layers})
+    for (module, name), value in values.items():
+        if getattr(module, name).is_meta:
+            setattr(module, name, torch.tensor(value, device=device, dtype=dtype))
 
 
 def _materialise_query_key_scales(model: nn.Module, config, device) -> None:
@@ -1828,6 +1847,12 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 "first block without a norm before the attention, so the block left first "
                 "would lose its trained attn_norm and compute another model. Remove other "
                 "blocks: the depth methods never choose it (methods.sizing.removable_blocks)")
+        if model.config.model_type == "gemma3n_text":
+            raise PrunebenchError(
+                f"removing blocks {sorted(drop)} would remove block(s) {needed} this Gemma 3n "
+                f"model needs: each block whose keys and values later blocks reuse "
+                f"({_kv_reuse(model.config)}). Remove other blocks: the depth methods never "
+                "choose these (methods.sizing.removable_blocks)")
         raise PrunebenchError(
             f"removing blocks {sorted(drop)} would remove block(s) {needed} this Gemma 4 model "
             "needs: its last block (Gemma4TextConfig makes the last block global, so a "
@@ -1973,7 +1998,8 @@ def _zaya_first_router(router) -> None:
 
 
 def _kv_reuse(config) -> str:
-    """Which Gemma 4 blocks reuse which block's keys and values, as a message says it."""
+    """Which Gemma 4 (or Gemma 3n) blocks reuse which block's keys and values, as a message
+    says it."""
     pairs = [f"{i} reuses {source}" for i, source in enumerate(kv_sources(config))
              if source is not None]
     return "; ".join(pairs) or "none here"
@@ -1987,9 +2013,16 @@ def _keep_per_layer_blocks(model, keep: list[int], n: int) -> None:
     remove_blocks keeps), and the kept blocks' slices of the packed per-layer embedding and
     projection (one hidden_size_per_layer_input slice a block, in block order)."""
     config, text = model.config, model.model
-    _keep_per_layer_config(config, keep)
+    if getattr(config, "per_layer_config", None) is not None:  # (Gemma 3n has none)
+        _keep_per_layer_config(config, keep)
     first_shared = n - (config.num_kv_shared_layers or 0)
     config.num_kv_shared_layers = sum(i >= first_shared for i in keep)
+    for layer in decoder(model).layers:
+        attention = layer.self_attn
+        if getattr(attention, "kv_shared_layer_index", None) is not None:
+            # (transformers 5.17's Gemma 3n attention reads its keys' source's entry of the
+            # forward's shared keys and values by that block's index: its new one, kept)
+            attention.kv_shared_layer_index = keep.index(attention.kv_shared_layer_index)
     if hasattr(text, "first_kv_shared_layer_idx"):  # (transformers 5.25's, set when built)
         text.first_kv_shared_layer_idx = len(keep) - config.num_kv_shared_layers
     text.unique_layer_types = set(config.layer_types)

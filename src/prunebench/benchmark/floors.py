@@ -15,7 +15,8 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.benchmark.timing import UNCACHED_DECODE_NOTE
-from prunebench.checkpoint.param_count import (active_experts, attention_expert_params,
+from prunebench.checkpoint.param_count import (active_experts, altup_projection_params,
+                                               attention_expert_params,
                                                expert_param_count, family,
                                                hyper_head_params, indexer_key_values, is_moe,
                                                latent_cache_widths, linear_attention_state,
@@ -62,7 +63,8 @@ def read_params(config) -> int:
                           for k in active_experts(config))
     return params + norm_params(config) + lm_head_rows(config) * config.hidden_size + (
         lm_head_bias_params(config)) + per_layer_projection_params(config) + (
-        hyper_head_params(config))  # (HY-V4's hc_head, collapsing its streams every step)
+        hyper_head_params(config)) + (  # (HY-V4's hc_head, collapsing its streams every step)
+        altup_projection_params(config))  # (Gemma 3n's, making and merging its streams)
 
 
 def weight_bytes(config, dtype: str | torch.dtype) -> int:

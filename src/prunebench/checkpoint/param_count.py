@@ -459,7 +459,10 @@ class Family:
     `per_layer_block_params`; a depth prune keeps the block whose keys a kept block reuses
     (`modeling.remove_blocks`); width surgery and the compiled decoder refuse it
     (`refuse_moe`). `moe_switch_key` (its `enable_moe_block`): the blocks hold experts only
-    where this config key is true, beside the dense MLP (`is_moe`).
+    where this config key is true, beside the dense MLP (`is_moe`). Gemma 3n's language model
+    (`gemma3n_text`) is `per_layer_blocks` too, without per_layer_config: each block's MLP
+    width from the intermediate_size list, an AltUp and a LAuReL in every block
+    (`gemma3n_own_params`), the AltUp streams' projections outside (`altup_projection_params`).
 
     Nemotron-H's own (`nemotron_h`): `one_mixer_blocks`, each block holds one mixer behind its
     own norm (NemotronHBlock: `norm`, then `mixer`, then the residual sum), of the kind
@@ -2116,6 +2119,15 @@ FAMILIES: dict[str, Family] = {
                           sandwich_norms=True, scaled_embedding=True, norm_weight_float32=True,
                           moe_intermediate_key="moe_intermediate_size",
                           per_layer_blocks=True, moe_switch_key="enable_moe_block"),
+    # Gemma3nTextDecoderLayer: Gemma 4's dense block without per_layer_config (one head_dim,
+    # each block's MLP width from the intermediate_size list, a gaussian top-k cutoff on the
+    # gate of the blocks activation_sparsity_pattern names), KV sharing and per-layer inputs
+    # alike, and per block an AltUp (prediction / correction coefficients, router, its norm,
+    # correct_output_scale: `gemma3n_own_params`) over altup_num_inputs residual streams and
+    # a LAuReL low-rank residual (laurel_rank) with its norm; the streams made and merged by
+    # altup_(unembed_)projections outside the blocks; scaled embeddings, tied (as published).
+    "gemma3n_text": Family("Gemma3nForCausalLM", "Gemma3nTextConfig", None, None, None, True,
+                           sandwich_norms=True, scaled_embedding=True, per_layer_blocks=True),
     # NemotronHBlock: one RMSNorm and one mixer a block (`one_mixer_blocks`): NemotronHMamba2Mixer
     # (in_proj / out_proj biased by use_bias, conv1d by use_conv_bias), NemotronHAttention
     # (JambaAttention: no biases, no rotary, head_dim from the config) or NemotronHMLP
@@ -3232,6 +3244,8 @@ def per_layer_value(config, index: int, key: str) -> Any:
     the key from the whole config is an error there); `config_from_dict`'s holds the
     overrides by block index, the others the whole config's value."""
     layers = getattr(config, "per_layer_config", None)
+    if layers is None:  # (Gemma 3n: every block the config's value)
+        return getattr(config, key)
     if isinstance(layers, dict):
         return layers.get(index, {}).get(key, getattr(config, key))
     return getattr(layers[index], key)
@@ -3322,6 +3336,8 @@ def depth_kept_blocks(config) -> list[int]:
     if not family(config).per_layer_blocks:
         return []
     sources = {source for source in kv_sources(config) if source is not None}
+    if getattr(config, "model_type", None) == "gemma3n_text":  # (its config keeps the last block's kind)
+        return sorted(sources)
     return sorted(sources | {config.num_hidden_layers - 1})
 
 
@@ -3343,7 +3359,7 @@ def per_layer_block_shapes(config) -> list[dict[str, Any]]:
             "kv_shared": shared,
             "values_are_keys": bool(getattr(config, "attention_k_eq_v", False))
             and config.layer_types[i] != "sliding_attention",
-            "intermediate_size": config.intermediate_size * (
+            "intermediate_size": block_value(config.intermediate_size, i) * (
                 2 if shared and getattr(config, "use_double_wide_mlp", False) else 1),
             "o_proj_bias": False, "down_proj_bias": False, "sparse_mlp": moe})
     return shapes
@@ -3368,10 +3384,38 @@ def per_layer_block_params(config, shape: dict[str, Any]) -> int:
     per_layer = getattr(config, "hidden_size_per_layer_input", 0) or 0
     if per_layer:
         params += 2 * d * per_layer + d
+    params += gemma3n_own_params(config)
     if shape.get("sparse_mlp"):
         params += (num_experts(config) * (d + 1) + d
                    + num_experts(config) * expert_param_count(config) + 3 * d)
     return params
+
+
+def block_value(value, index: int):
+    """Block `index`'s entry of a value that is one for every block or a list of one per
+    block (Gemma 3n's intermediate_size)."""
+    return value[index] if isinstance(value, (list, tuple)) else value
+
+
+def gemma3n_own_params(config) -> int:
+    """What a Gemma 3n block (Gemma3nTextDecoderLayer) holds beyond Gemma 4's: its AltUp over
+    altup_num_inputs streams (correct_output_scale and the router's norm, hidden_size each;
+    correction_coefs n x n, prediction_coefs n x n^2, modality_router hidden x n) and its
+    LAuReL (linear_left / linear_right of laurel_rank, post_laurel_norm); 0 in other
+    families."""
+    if getattr(config, "model_type", None) != "gemma3n_text":
+        return 0
+    d, n = config.hidden_size, config.altup_num_inputs
+    return 2 * d + n * n + n ** 3 + d * n + 2 * d * config.laurel_rank + d
+
+
+def altup_projection_params(config) -> int:
+    """A Gemma 3n model's projections outside its blocks that make the AltUp streams from the
+    embeddings and merge them again (altup_projections, altup_unembed_projections:
+    altup_num_inputs - 1 of hidden x hidden each); 0 in other families."""
+    if getattr(config, "model_type", None) != "gemma3n_text":
+        return 0
+    return 2 * (config.altup_num_inputs - 1) * config.hidden_size ** 2
 
 
 def per_layer_input_params(config) -> int:
@@ -3975,6 +4019,16 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
             "Prune it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
             "depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the hf or "
             "hf_static backend")
+    if getattr(config, "model_type", None) == "gemma3n_text":
+        raise FamilyUnsupported(
+            f"{what} does not support this 'gemma3n_text' model (Gemma3nForCausalLM): each "
+            "block runs an AltUp over altup_num_inputs residual streams and a LAuReL low-rank "
+            "residual beside its attention and MLP, the first blocks cut their MLP's gate "
+            "(activation_sparsity_pattern) and its last blocks reuse an earlier block's keys "
+            "and values (num_kv_shared_layers), which prunebench's width surgery, sublayer "
+            "removal and compiled decoder do not handle. Prune it with a depth method that "
+            "removes whole blocks (depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, "
+            "shortgpt) and benchmark it with the hf or hf_static backend")
     if not is_moe(config) and family(config).per_layer_blocks:
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -4901,6 +4955,15 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # with heads of global_head_dim (512; as many KV heads, num_global_key_value_heads
     # unset), no per-layer config, sharing or experts, per-layer inputs of 256 (config_from_dict
     # derives layer_types and per_layer_config as the class does).
+    # Gemma3nTextConfig's (E4B's shape): 35 blocks, every fifth full, the last 15 reusing
+    # keys and values, per-layer inputs of 256, 4 AltUp streams, a LAuReL rank of 64.
+    "gemma3n_text": {**_LLAMA_DEFAULTS, "vocab_size": 262400, "hidden_size": 2048,
+                     "intermediate_size": 16384, "num_hidden_layers": 35,
+                     "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 256,
+                     "tie_word_embeddings": True, "max_position_embeddings": 32768,
+                     "sliding_window": 512, "vocab_size_per_layer_input": 262144,
+                     "hidden_size_per_layer_input": 256, "num_kv_shared_layers": 15,
+                     "altup_num_inputs": 4, "laurel_rank": 64},
     "gemma4_text": {**_LLAMA_DEFAULTS, "vocab_size": 262144, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 30, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -5398,6 +5461,10 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["num_hidden_layers"] = len(values["layer_types"])
     if values.get("model_type") == "gemma4_text":
         values = gemma4_values(values)
+    if values.get("model_type") == "gemma3n_text" and not values.get("layer_types"):
+        # Gemma3nTextConfig's: every fifth block full, the others sliding
+        values["layer_types"] = ["full_attention" if (i + 1) % 5 == 0 else "sliding_attention"
+                                 for i in range(values["num_hidden_layers"])]
     if values.get("model_type") == "gpt_oss" and not values.get("layer_types"):
         # GptOssConfig's: a sliding block first, then every other block (its windows).
         values["layer_types"] = ["sliding_attention" if i % 2 == 0 else "full_attention"
@@ -5622,7 +5689,9 @@ PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn
                           "indexer_types",
                           # Ling's each block's SwiGLU clipping (BailingHybridConfig checks
                           # there is one a block)
-                          "expert_swiglu_limit_list", "share_expert_swiglu_limit_list")
+                          "expert_swiglu_limit_list", "share_expert_swiglu_limit_list",
+                          # Gemma 3n's each block's MLP gate cutoff
+                          "activation_sparsity_pattern")
 
 # The blocks that hold attention by their indices (Bamba's attn_layer_indices: BambaConfig
 # derives its layer_types from them, a property that cannot be set; LFM2's full_attn_idxs,
@@ -5713,7 +5782,8 @@ def _layer_types_derived(config) -> bool:
 
 # Config values that are one for every block or a list of one per block (Hunyuan's moe_topk,
 # the router's top k, which HunYuanMoEV1Gate reads by its block's index): a list is as above.
-PER_BLOCK_CONFIG_VALUES = ("moe_topk",)
+PER_BLOCK_CONFIG_VALUES = ("moe_topk",
+                           "intermediate_size")  # (Gemma 3n's: a list of one a block)
 
 # The config keys of a model's shape (checked_config_json); the optional ones may be null
 # (transformers derives them from the others).
@@ -7341,6 +7411,27 @@ def _check_gemma4_sharing(raw: dict[str, Any], where: Path) -> None:
         raise PrunebenchError(f"{where}: {err}") from None
 
 
+def _check_gemma3n_lists(raw: dict[str, Any], where: Path) -> None:
+    """Refuse a Gemma 3n config.json whose per-block lists transformers cannot build from:
+    intermediate_size one positive whole number for every block or a list of one per block,
+    activation_sparsity_pattern a list of one per block (Gemma3nTextConfig raises otherwise,
+    and a depth prune keeps the kept blocks' entries)."""
+    blocks = raw.get("num_hidden_layers")
+    widths, sparsity = raw.get("intermediate_size"), raw.get("activation_sparsity_pattern")
+    bad = []
+    if isinstance(widths, list) and (len(widths) != blocks
+                                     or not all(_positive_whole(w) for w in widths)):
+        bad.append(f"intermediate_size={widths!r}")
+    if sparsity is not None and not (isinstance(sparsity, list) and len(sparsity) == blocks):
+        bad.append(f"activation_sparsity_pattern={sparsity!r}")
+    if bad:
+        raise PrunebenchError(
+            f"{where} gives {', '.join(bad)} for num_hidden_layers={blocks}: each is a list of "
+            "one value per block (intermediate_size may be one positive whole number for all): "
+            "re-download or rebuild the model; a config.json edited by hand no longer describes "
+            "its blocks")
+
+
 def published_hunyuan_moe(raw: Any) -> bool:
     """Whether a config.json is Tencent's published Hunyuan-A13B one (-Instruct, -Pretrain):
     model_type "hunyuan", its own code's, naming HunYuanMoEV1ForCausalLM. (That model_type
@@ -7502,6 +7593,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     # (GPT-BigCode's: its config class derives it from multi_query whatever it says)
     unread = (("num_key_value_heads",) if FAMILIES[model_type].kv_per_query_head
               or model_type == "gpt_bigcode" else ())
+    if model_type == "gemma3n_text" and isinstance(raw.get("intermediate_size"), list):
+        unread = ("intermediate_size",)  # (a width a block: _check_gemma3n_lists)
     bad = [f"{key}={raw[key]!r}" for key in SHAPE_KEYS
            if key in raw and key not in unread
            and not (raw[key] is None and key in OPTIONAL_SHAPE_KEYS)
@@ -7514,7 +7607,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     # How the shapes fit together, which transformers checks only as it builds the model (a
     # validation traceback) and the counts not at all.
     heads, kv_heads = raw.get("num_attention_heads"), raw.get("num_key_value_heads")
-    if heads is not None and kv_heads is not None and not unread and heads % kv_heads:
+    if (heads is not None and kv_heads is not None and "num_key_value_heads" not in unread
+            and heads % kv_heads):
         raise PrunebenchError(
             f"{path / 'config.json'} gives num_attention_heads={heads} and "
             f"num_key_value_heads={kv_heads}: each KV head serves a whole group of query heads, "
@@ -7609,8 +7703,10 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "MiniMax-M2 architecture")
     if model_type in GATED_DELTANET_TYPES and (problem := _qwen3_next_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
-    if model_type == "gemma4_text":
+    if model_type in ("gemma4_text", "gemma3n_text"):
         _check_gemma4_sharing(raw, path / "config.json")
+    if model_type == "gemma3n_text":
+        _check_gemma3n_lists(raw, path / "config.json")
     if model_type == "granitemoehybrid" and (problem := _granite_hybrid_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
     if model_type == "nemotron_h" and (problem := nemotron_h_unbuilt(raw)):
@@ -8700,7 +8796,8 @@ def non_block_param_count(config: LlamaConfig) -> int:
     if getattr(config, "model_type", None) == "zamba2":  # (its num_mem_blocks of them)
         shared += zamba2_shared_params(config)
     return (emb + head + final + positions + lm_head_bias_params(config)
-            + per_layer_input_params(config) + shared + hyper_head_params(config))
+            + per_layer_input_params(config) + shared + hyper_head_params(config)
+            + altup_projection_params(config))
 
 
 def prediction_head_params(config) -> int:

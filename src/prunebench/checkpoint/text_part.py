@@ -14,7 +14,8 @@ mixture of experts (`llama4_text`) beside a vision tower and a projector; Qwen3.
 Qwen3.5-MoE (`qwen3_5`, `qwen3_5_moe`) a Qwen3.5 language model (`qwen3_5_text`,
 `qwen3_5_moe_text`) beside a ViT and a multi-token-prediction layer; Gemma 4
 (`gemma4`, Gemma4ForConditionalGeneration) a Gemma 4 one (`gemma4_text`) beside a vision
-tower, an audio tower (E2B, E4B) and their embedders; Cohere Compass (`cohere_compass`) a
+tower, an audio tower (E2B, E4B) and their embedders; Gemma 3n (`gemma3n`) a Gemma 3n one
+(`gemma3n_text`) beside the same; Cohere Compass (`cohere_compass`) a
 Cohere Compass one (`cohere_compass_text`) beside Qwen3-VL's ViT. Given text alone, such a model runs its language model and its LM head and
 nothing else: the same computation as the text family's causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
 position ids, time, height and width (M-RoPE); a text token's three ids are its one position,
@@ -260,6 +261,14 @@ WRAPPERS: dict[str, Wrapper] = {
     "gemma4": Wrapper("Gemma4ForConditionalGeneration", "Gemma 4 (E2B, E4B, 31B, 26B-A4B)",
                       ("gemma4_text",), _GEMMA4_RENAMES, _GEMMA4_LEFT_OUT,
                       tied_by_default=True, causal_on_text=("vision",)),
+    # Gemma 3n (E2B, E4B): Gemma 4's layout (model.language_model.*, a vision tower, an
+    # audio tower and their embedders); given text alone (ids below the vision embedder's
+    # vocab_offset, the soft tokens') Gemma3nForConditionalGeneration runs its
+    # Gemma3nTextModel on the language model's embeddings and per-layer inputs and the LM
+    # head with the text config's final soft cap, as Gemma3nForCausalLM does.
+    "gemma3n": Wrapper("Gemma3nForConditionalGeneration", "Gemma 3n (E2B, E4B)",
+                       ("gemma3n_text",), _GEMMA4_RENAMES, _GEMMA4_LEFT_OUT,
+                       tied_by_default=True),
     # MiniMax-M3 (MiniMaxM3SparseForConditionalGeneration): a MiniMax-M3 language model
     # beside a ViT (`vision_tower.*`), its projector and the merge MLP of its patches
     # (`patch_merge_mlp.*`), in LLaVA's layout as transformers saves it (and publishes it:

@@ -106,8 +106,8 @@ def _passed_through(model, blocks: set[int]):
     if needed:
         raise PrunebenchError(
             f"blocks {needed} of this {family(model.config).model_class} model cannot be left "
-            "out (depth_kept_blocks: Gemma 4's last block, or blocks whose keys and values "
-            "later blocks reuse)")
+            "out (depth_kept_blocks: Gemma 4's last block, or Gemma 4's or Gemma 3n's blocks "
+            "whose keys and values later blocks reuse)")
     layers = decoder(model).layers
     set_layers(model, nn.ModuleList(PassThrough() if i in blocks else layer
                                     for i, layer in enumerate(layers)))
@@ -251,6 +251,16 @@ def layer_hidden(output):
     """A decoder layer's output hidden states: the tensor it returns (transformers 5) or the
     first item of the tuple it returns (4.x), or of the list OpenAI GPT's Block returns."""
     return output[0] if isinstance(output, (tuple, list)) else output
+
+
+def token_states(model, hidden: torch.Tensor) -> torch.Tensor:
+    """A block's input or output hidden states token by token, [batch, tokens, ...]: a Gemma 3n
+    block's are its altup_num_inputs residual streams, [streams, batch, tokens, hidden],
+    concatenated a token (the residual state the next block reads whole); other families'
+    as they are."""
+    if getattr(model.config, "model_type", None) != "gemma3n_text":
+        return hidden
+    return hidden.permute(1, 2, 0, 3).flatten(2)
 
 
 def cut_margin(ranking: list[int], scores: list[float], k: int) -> dict[str, Any] | None:

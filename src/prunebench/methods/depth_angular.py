@@ -30,7 +30,8 @@ from prunebench.checkpoint.device_map import main_device
 from prunebench.checkpoint.param_count import broken_reads, depth_needed_kinds
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import (NEAR_TIE, cut_margin, layer_hidden, ranked_score,
-                                      require_calibration, scored_in, scoring_dtype)
+                                      require_calibration, scored_in, scoring_dtype,
+                                      token_states)
 from prunebench.methods.sizing import (check_kinds_left, depth_removable, may_remove,
                                        solve_num_blocks)
 from prunebench.modeling import remove_blocks
@@ -56,6 +57,8 @@ def last_token_states(model, calibration: torch.Tensor, batch_size: int = 8) -> 
     def keep(position, hidden):
         # (HY-V4's hc_mult residual streams, [batch, tokens, streams, hidden]: concatenated,
         # the residual state a block reads whole)
+        # (Gemma 3n's AltUp streams likewise: token_states)
+        hidden = token_states(model, hidden)
         current[position] = hidden[:, -1].flatten(1).detach().to("cpu", torch.float64)
 
     def before(i):

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import (layer_hidden, prune_one_shot, require_calibration, scored_in,
-                                      scoring_dtype)
+                                      scoring_dtype, token_states)
 from prunebench.checkpoint.device_map import main_device
 from prunebench.modeling import final_norm
 from prunebench.projections import decoder
@@ -42,6 +42,7 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8,
     last = len(layers) - 1
     device = main_device(model)  # where inputs go, also for a dispatched model
     cos_sum = torch.zeros(len(layers), dtype=torch.float64, device=device)
+    streams = getattr(model.config, "model_type", None) == "gemma3n_text"
     inputs: dict[int, torch.Tensor] = {}
 
     def before(i):
@@ -52,11 +53,15 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8,
     def after(i):
         def hook(module, args, kwargs, output):
             out = layer_hidden(output)
-            if i == last and last_block == "final_norm":
+            # (Gemma 3n: output_hidden_states gives the last block's own output, its AltUp
+            # streams, not the final norm's; compared as what the next block reads:
+            # token_states)
+            if i == last and last_block == "final_norm" and not streams:
                 out = final_norm(model)(out).to(out.device)
             # Under a device map, the input is seen before accelerate moves it to this block's
             # device, and the final norm may sit on another: compared where the output is.
-            cos = F.cosine_similarity(inputs.pop(i).to(out.device).float(), out.float(), dim=-1)
+            entering = token_states(model, inputs.pop(i).to(out.device))
+            cos = F.cosine_similarity(entering.float(), token_states(model, out).float(), dim=-1)
             cos_sum[i] += cos.sum(dtype=torch.float64).to(cos_sum.device)  # device maps
         return hook
 

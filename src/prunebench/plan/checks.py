@@ -848,9 +848,10 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "it)")
             elif "compiled" in backends and known is not None and family(known).per_layer_blocks:
                 problems.append(
-                    f"models.{model} ({known.model_type}) is a Gemma 4 model, whose blocks "
-                    "differ in head_dim and KV heads, may take their values from the keys and "
-                    "may reuse an earlier block's keys and values, which the compiled backend "
+                    f"models.{model} ({known.model_type}) is a Gemma 4 or Gemma 3n model, "
+                    "whose blocks differ in head_dim and KV heads (Gemma 3n's run AltUp and "
+                    "LAuReL), may take their values from the keys and may reuse an earlier "
+                    "block's keys and values, which the compiled backend "
                     "does not run (its fused blocks do not read them): take 'compiled' out of "
                     "benchmark.backends (hf and hf_static run it)")
             items = spec.get("variants")
