@@ -411,24 +411,32 @@ def test_the_kept_language_model_computes_what_the_multimodal_model_computes(lay
     language model kept is a Gemma4ForCausalLM of the text config, its parameters the whole
     model's language model's, its logits on text the whole model's (the final soft cap both
     apply); the towers' tensors are left out; it depth-prunes as any Gemma 4 model."""
+    model = multimodal(LAYOUTS[layout](final_logit_softcapping=0.5,
+                                       use_bidirectional_attention="vision"))
+    # text tokens only (below the image, video, audio and their boundary tokens' ids)
+    check_the_kept_language_model(model, tmp_path / "gemma4", Gemma4ForCausalLM, VOCAB - 7)
+
+
+def check_the_kept_language_model(model, folder, text_class, below: int) -> None:
+    """`model`, a multimodal model saved to `folder` and taken apart: what is kept is a
+    `text_class` model of the whole model's language model's parameters, counted from its
+    config.json alone, computing the whole model's logits on token ids below `below`, recorded
+    as taken from the whole model's class, and depth-prunable."""
     from prunebench.checkpoint import text_part
     from prunebench.checkpoint.param_count import checkpoint_config
 
-    model = multimodal(LAYOUTS[layout](final_logit_softcapping=0.5,
-                                       use_bidirectional_attention="vision"))
-    model.save_pretrained(tmp_path / "gemma4")
-    assert text_part.take_text_part(tmp_path / "gemma4") is True
-    kept = load_model(tmp_path / "gemma4")
-    assert type(kept) is Gemma4ForCausalLM
+    model.save_pretrained(folder)
+    assert text_part.take_text_part(folder) is True
+    kept = load_model(folder)
+    assert type(kept) is text_class
     language = sum(p.numel() for p in model.model.language_model.parameters())
-    assert numel(kept) == count_params(checkpoint_config(tmp_path / "gemma4")) == language
-    # text tokens only (below the image, video, audio and their boundary tokens' ids)
-    x = torch.randint(3, VOCAB - 7, (2, 12), generator=torch.Generator().manual_seed(4))
+    assert numel(kept) == count_params(checkpoint_config(folder)) == language
+    x = torch.randint(3, below, (2, 12), generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
         expected = model(input_ids=x).logits
     torch.testing.assert_close(logits(kept, x), expected, rtol=0, atol=1e-5)
-    record = json.loads((tmp_path / "gemma4" / text_part.RECORD).read_text())
-    assert record["taken_from"] == "Gemma4ForConditionalGeneration"
+    record = json.loads((folder / text_part.RECORD).read_text())
+    assert record["taken_from"] == type(model).__name__
     remove_blocks(kept, [1])
     assert numel(kept) == count_params(kept.config)
 
@@ -437,10 +445,21 @@ def test_lora_adapts_every_projection_a_block_holds(tmp_path):
     """LoRA on a depth-pruned model of the per-layer layout: an adapter on each projection the
     blocks hold (no v_proj, k_proj of a block that reuses another's keys), the logits unchanged
     by the adapters as initialised (their B zero), and one gradient step reaching them."""
-    from prunebench.lora import attach_lora
-
     model = random_model(per_layer())
     remove_blocks(model, [0])
+    # blocks 0-2 compute their keys (and values: no attention_k_eq_v here); 3 and 4 reuse
+    names = check_lora_adapts(model, 3)
+    assert {n.split(".")[-1] for n in names if ".layers.3." in n} == {
+        "q_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+
+
+def check_lora_adapts(model, computing: int) -> list[str]:
+    """LoRA on LLaMA's seven projections of `model`, whose `computing` blocks compute their own
+    keys and values: an adapter on each projection there is (a k_proj and v_proj in those
+    blocks alone), the logits unchanged by the adapters as initialised (their B zero), and one
+    gradient step reaching each; the adapted modules' names."""
+    from prunebench.lora import attach_lora
+
     x = ids()
     before = logits(model, x)
     settings = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
@@ -448,16 +467,15 @@ def test_lora_adapts_every_projection_a_block_holds(tmp_path):
                 "seed": 0}
     peft_model, names, skipped = attach_lora(model, settings)
     assert not skipped
-    # blocks 0-2 compute their keys (and values: no attention_k_eq_v here); 3 and 4 reuse
-    assert {n.split(".")[-1] for n in names if ".layers.3." in n} == {
-        "q_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
-    assert sum(n.endswith("k_proj") for n in names) == sum(n.endswith("v_proj") for n in names) == 3
+    assert sum(n.endswith("k_proj") for n in names) == sum(
+        n.endswith("v_proj") for n in names) == computing
     torch.testing.assert_close(logits(peft_model, x), before, rtol=0, atol=0)
     peft_model.train()
     loss = peft_model(input_ids=x, labels=x).loss
     loss.backward()
     grads = [p.grad for n, p in peft_model.named_parameters() if "lora_B" in n]
     assert len(grads) == len(names) and all(g is not None and g.abs().sum() > 0 for g in grads)
+    return names
 
 
 def test_a_depth_pruned_model_is_benchmarked_and_its_perplexity_is_the_logits(tmp_path):
