@@ -75,7 +75,8 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
                 tied_embeddings(config),  # (ErgoConfig has no tie_word_embeddings)
                 None if FAMILIES[model_type].per_layer_blocks
                 or FAMILIES[model_type].mamba_stack  # (Mamba, xLSTM: no heads)
-                or FAMILIES[model_type].mlstm_blocks else head_dim(config),
+                or FAMILIES[model_type].mlstm_blocks  # (RWKV: no heads either)
+                or FAMILIES[model_type].rwkv_blocks else head_dim(config),
                 qkv_bias(config),
                 # (BLOOM and MPT have none: ALiBi, MPT's max_seq_len unread by the checks)
                 layer_shapes(config), getattr(config, "max_position_embeddings", None),
@@ -108,6 +109,9 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
         if model_type == "gemma3n_text" and "num_hidden_layers" in values:  # its default 15
             # blocks reusing keys need more blocks before them (so does config.json)
             values = {"num_kv_shared_layers": 0, **values}
+        if model_type == "zamba2" and "num_hidden_layers" in values:  # Zamba2Config's default
+            # layers_block_type is 54 blocks', another block count refused (so is config.json)
+            values = {"layers_block_type": ["mamba", "hybrid", "mamba"], **values}
         if model_type == "dbrx":  # DbrxConfig refuses a tied LM head (so is config.json)
             values = {k: v for k, v in values.items() if k != "tie_word_embeddings"}
         if model_type == "mamba2" and "hidden_size" in values:  # Mamba2Config refuses heads

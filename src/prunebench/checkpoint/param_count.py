@@ -4584,7 +4584,7 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # 256 experts of 2048 (6 a token) and one shared, an indexer of 64 heads of 128, 4 residual
     # streams (layer_types, mlp_layer_types and compress_rates derived by deepseek_v4_values).
     "deepseek_v4": {**_LLAMA_DEFAULTS, "vocab_size": 129280, "hidden_size": 4096,
-                    "moe_intermediate_size": 2048, "num_hidden_layers": 43,
+                    "intermediate_size": 2048, "moe_intermediate_size": 2048, "num_hidden_layers": 43,
                     "num_attention_heads": 64, "num_key_value_heads": 1, "head_dim": 512,
                     "q_lora_rank": 1024, "num_experts_per_tok": 6, "num_local_experts": 256,
                     "n_shared_experts": 1, "max_position_embeddings": 1048576,
@@ -5264,6 +5264,12 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values = {**values, "num_experts_per_tok": values["moe_topk"]}
     given = values  # (config.json's own keys, LLaMA's names)
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
+    if values.get("model_type") == "deepseek_v4":
+        # DeepseekV4Config's attribute_map: intermediate_size (the shared expert's width, what
+        # its MLP reads) is moe_intermediate_size, whichever name config.json gives (the
+        # former where both are: the class sets it last)
+        width = given.get("intermediate_size", values["moe_intermediate_size"])
+        values["intermediate_size"] = values["moe_intermediate_size"] = width
     if values["num_key_value_heads"] is None or FAMILIES.get(
             values.get("model_type") or "llama", FAMILIES["llama"]).kv_per_query_head:
         # (GPT-NeoX, OPT: one per query head whatever config.json says, as their attention
@@ -8312,6 +8318,8 @@ def kv_heads(config) -> int:
     if getattr(config, "model_type", None) in ("falcon", "gpt_bigcode"):
         # (5.17's FalconConfig has no key; GPTBigCodeConfig's follows multi_query)
         return falcon_kv_heads(config)
+    if getattr(config, "model_type", None) == "deepseek_v4":
+        return 1  # (DeepseekV4Attention's one key-value head, whatever the config holds)
     # (DBRX's attn_config.kv_n_heads)
     return config_value(config, "num_key_value_heads") or config.num_attention_heads
 

@@ -847,10 +847,12 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "block): take 'compiled' out of benchmark.backends (hf and hf_static run "
                     "it)")
             elif "compiled" in backends and known is not None and family(known).per_layer_blocks:
+                gemma3n = known.model_type == "gemma3n_text"
                 problems.append(
-                    f"models.{model} ({known.model_type}) is a Gemma 4 or Gemma 3n model, "
-                    "whose blocks differ in head_dim and KV heads (Gemma 3n's run AltUp and "
-                    "LAuReL), may take their values from the keys and may reuse an earlier "
+                    f"models.{model} ({known.model_type}) is a "
+                    f"{'Gemma 3n' if gemma3n else 'Gemma 4'} model, whose blocks differ in "
+                    f"head_dim and KV heads{' and run AltUp and LAuReL' if gemma3n else ''}, "
+                    "may take their values from the keys and may reuse an earlier "
                     "block's keys and values, which the compiled backend "
                     "does not run (its fused blocks do not read them): take 'compiled' out of "
                     "benchmark.backends (hf and hf_static run it)")
