@@ -46,7 +46,9 @@ pre-LN block, BioGPT-Large's learned positions (offset 2), embeddings scaled by
 sqrt(hidden_size), OPT's pre-LN block and its head output_projection, CTRL's fixed
 sinusoidal rows, embeddings scaled by sqrt(n_embd), Wq / Wk / Wv / dense, its ffn
 Sequential's ReLU MLP and biased LM head, CodeGen's GPT-J block with q, k and v in qkv_proj's
-four shards of [q; v; k]; sliding
+four shards of [q; v; k], ModernBERT-decoder's block 0 without an attention norm, packed
+Wi of [input; gate], global and windowed blocks of a rotary base each and prediction head
+before the LM head; sliding
 windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
@@ -127,7 +129,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "persimmon": None, "gpt_neox_japanese": None,
                  "gpt_neo": "gpt-neo-125m", "xglm": "xglm-564m",
                  "biogpt": "biogpt-large", "openai-gpt": None, "ctrl": "ctrl",
-                 "codegen": None, "cohere_compass_text": None}
+                 "codegen": None, "cohere_compass_text": None, "modernbert-decoder": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -276,7 +278,18 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
             # CodeGen (no config.json of a Salesforce CodeGen found): GPT-J's block with
             # q, k and v in qkv_proj's four shards of [q; v; k], a quarter of each head
             # rotating, untied as published
-            "codegen": dict(model_type="codegen", rotary_dim=4, tie_word_embeddings=False)}
+            "codegen": dict(model_type="codegen", rotary_dim=4, tie_word_embeddings=False),
+            # ModernBERT-decoder (no config.json of an Ettin decoder confirmed): block 0
+            # without an attention norm, global and windowed blocks in turn (the window
+            # inside the cells), a rotary base each kind, the prediction head before the LM
+            # head, every bias on (published: off), untied (published: tied; a random tied
+            # model repeats its tokens)
+            "modernbert-decoder": dict(model_type="modernbert-decoder",
+                                       global_attn_every_n_layers=2, local_attention=2 * WINDOW,
+                                       attention_bias=True, mlp_bias=True, norm_bias=True,
+                                       classifier_bias=True, decoder_bias=True,
+                                       tie_word_embeddings=False, cls_token_id=1,
+                                       sep_token_id=2)}
 SMALL = dict(hidden_size=64, intermediate_size=SMALL_WIDTH, num_hidden_layers=4,
              num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256,
              max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0)
@@ -351,6 +364,10 @@ def small_config(family: str):
         for key in ("num_key_value_heads", "head_dim"):
             values.pop(key)
         values["intermediate_multiple_size"] = values.pop("intermediate_size") // 64
+    if model_type == "modernbert-decoder":  # a KV head per query head (no key), heads of
+        # hidden / heads whatever head_dim says
+        for key in ("num_key_value_heads", "head_dim"):
+            values.pop(key)
     if model_type == "persimmon":  # a KV head per query head (no key), hidden / heads
         for key in ("num_key_value_heads", "head_dim"):
             values.pop(key)

@@ -81,6 +81,11 @@ OWN_NAMES = {("self_attn", "dense"): "o_proj", ("self_attn", "out_proj"): "o_pro
              # its `ffn`, an nn.Sequential whose modules 0 and 2 are the MLP's two Linears
              ("self_attn", "Wq"): "q_proj", ("self_attn", "Wk"): "k_proj",
              ("self_attn", "Wv"): "v_proj", ("mlp", "0"): "up_proj", ("mlp", "2"): "down_proj",
+             # ModernBERT-decoder: its attention's output Wo, its MLP's Wi of rows [input;
+             # gate] (act(input) x gate: Phi-3's gate_up_proj order, the first half activated)
+             # and its Wo
+             ("self_attn", "Wo"): "o_proj", ("mlp", "Wi"): "gate_up_proj",
+             ("mlp", "Wo"): "down_proj",
              # ZAYA: its CCA projection (the attention's `qkv_proj`, a module holding LLaMA's
              # q_proj and k_proj) makes each value of two halves, both read by LoRA's v_proj
              ("qkv_proj", "v_proj_current"): "v_proj", ("qkv_proj", "v_proj_delayed"): "v_proj"}
@@ -167,7 +172,10 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                            "self_attn": "multi_head_attention", "mlp": "ffn"},
                   # BioGptForCausalLM's `biogpt` (its blocks `layers`) and its LM head
                   # `output_projection`
-                  "biogpt": {"model": "biogpt", "lm_head": "output_projection"}}
+                  "biogpt": {"model": "biogpt", "lm_head": "output_projection"},
+                  # ModernBertDecoderLayer's `attn` (its LM head `decoder` is found by
+                  # get_output_embeddings; its `lm_head` is the prediction head before it)
+                  "modernbert-decoder": {"self_attn": "attn"}}
 
 # The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
 PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),
@@ -281,12 +289,14 @@ def decoder(model: nn.Module) -> nn.Module:
 # Gemma-2's norms of the sublayers' outputs; OPTDecoderLayer: self_attn_layer_norm,
 # final_layer_norm; MptBlock: norm_1, norm_2; FalconDecoderLayer's parallel block of two
 # norms: ln_attn, ln_mlp; GPTJBlock's one norm of its parallel block, ln_1; GPT2Block's and
-# GPTBigCodeBlock's ln_1, ln_2; CTRL's EncoderLayer's layernorm1, layernorm2).
+# GPTBigCodeBlock's ln_1, ln_2; CTRL's EncoderLayer's layernorm1, layernorm2;
+# ModernBertDecoderLayer's attn_norm (block 0's an Identity), mlp_norm).
 OWN_NORM_NAMES = {"input_layernorm": ("attention_layernorm", "self_attn_layer_norm", "norm_1",
-                                      "ln_attn", "ln_1", "layernorm1"),
+                                      "ln_attn", "ln_1", "layernorm1", "attn_norm"),
                   "post_attention_layernorm": ("feedforward_layernorm",
                                                "pre_feedforward_layernorm", "final_layer_norm",
-                                               "norm_2", "ln_mlp", "ln_2", "layernorm2")}
+                                               "norm_2", "ln_mlp", "ln_2", "layernorm2",
+                                               "mlp_norm")}
 
 
 def block_norm(layer: nn.Module, name: str) -> nn.Module | None:

@@ -472,8 +472,20 @@ class StaticDecoder(nn.Module):
         self.logit_scale = (getattr(config, layout.logit_scale_key, None)
                             if layout.logit_scale_key else None)
         residual = config.residual_multiplier if layout.multipliers else None
-        self.register_buffer("head_w", model.lm_head.weight.detach(), persistent=False)
-        self.register_buffer("head_b", detach_or_none(model.lm_head.bias), persistent=False)
+        # (ModernBERT-decoder's LM head is its `decoder`, its `lm_head` the prediction head)
+        head = model.get_output_embeddings()
+        self.register_buffer("head_w", head.weight.detach(), persistent=False)
+        self.register_buffer("head_b", detach_or_none(head.bias), persistent=False)
+        # ModernBERT-decoder's prediction head after the final norm: dense (classifier_bias),
+        # its activation module (classifier_activation), a LayerNorm (norm_bias)
+        predict = model.lm_head if layout.prediction_head else None
+        self.predict_act = None if predict is None else predict.act
+        for name, weight in (("predict_w", predict and predict.dense.weight),
+                             ("predict_b", predict and predict.dense.bias),
+                             ("predict_norm_w", predict and predict.norm.weight),
+                             ("predict_norm_b", predict and predict.norm.bias)):
+            self.register_buffer(name, detach_or_none(weight), persistent=False)
+        self.predict_eps = None if predict is None else norm_eps(predict.norm)
         # Rotary tables from the model's own rotary module, so any rope scaling it implements
         # (e.g. LLaMA-3's) is reproduced exactly; indexed by position in the step. Only the
         # max_seq_len positions the check above allowed: a rope that recomputes its frequencies
@@ -506,7 +518,10 @@ class StaticDecoder(nn.Module):
         # BLOOM's LayerNorm of the embeddings (word_embeddings_layernorm), before any block;
         # nanochat's is its final norm itself (NanoChatModel applies `norm` there too), both
         # of the final norm's style
-        embedding_norm = (getattr(projections.decoder(model), "word_embeddings_layernorm", final)
+        # (ModernBERT-decoder's its embeddings module's `norm`)
+        inner = projections.decoder(model)
+        embedding_norm = (getattr(inner, "word_embeddings_layernorm", None)
+                          or getattr(getattr(inner, "embeddings", None), "norm", None) or final
                           if layout.embedding_norm else None)
         self.register_buffer("embed_norm_w", None if embedding_norm is None else
                              norm_weight(embedding_norm, device), persistent=False)
@@ -647,6 +662,10 @@ class StaticDecoder(nn.Module):
         x = x[:, -1]
         if self.norm_w is not None:  # (none in OpenAI GPT's post-LN model)
             x = rms_norm(x, self.norm_w, self.norm_eps, self.norm_style, self.norm_b)
+        if self.predict_w is not None:  # ModernBERT-decoder: norm(act(dense(x)))
+            x = F.layer_norm(self.predict_act(F.linear(x, self.predict_w, self.predict_b)),
+                             (x.shape[-1],), self.predict_norm_w, self.predict_norm_b,
+                             eps=self.predict_eps)
         logits = F.linear(x, self.head_w, self.head_b)
         if self.logits_scaling is not None:  # Granite
             logits = logits / self.logits_scaling

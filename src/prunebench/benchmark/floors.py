@@ -22,7 +22,8 @@ from prunebench.checkpoint.param_count import (active_experts, altup_projection_
                                                latent_cache_widths, linear_attention_state,
                                                lm_head_bias_params, lm_head_rows,
                                                norm_params, num_experts,
-                                               per_layer_projection_params, sliding_windows,
+                                               per_layer_projection_params,
+                                               prediction_head_params, sliding_windows,
                                                state_blocks, state_in_model_dtype,
                                                value_head_dim)
 from prunebench.modeling import (block_param_count, build_model, float32_kept, head_dim,
@@ -40,7 +41,7 @@ def _element_size(dtype: str | torch.dtype) -> int:
 
 def read_params(config) -> int:
     """Parameters one decode step must read: every block, the final norm, the LM head (and
-    HY-V4's hc_head before the final norm).
+    HY-V4's hc_head before the final norm, ModernBERT-decoder's prediction head after it).
 
     Per-block shapes (width pruning, zero-head blocks) come from `layer_shapes`. The embedding
     table is not read in full (only batch rows), so it is left out (Gemma 4's per-layer
@@ -64,7 +65,8 @@ def read_params(config) -> int:
     return params + norm_params(config) + lm_head_rows(config) * config.hidden_size + (
         lm_head_bias_params(config)) + per_layer_projection_params(config) + (
         hyper_head_params(config)) + (  # (HY-V4's hc_head, collapsing its streams every step)
-        altup_projection_params(config))  # (Gemma 3n's, making and merging its streams)
+        altup_projection_params(config)) + (  # (Gemma 3n's, making and merging its streams)
+        prediction_head_params(config))  # (ModernBERT-decoder's, before its LM head)
 
 
 def weight_bytes(config, dtype: str | torch.dtype) -> int:

@@ -29,7 +29,8 @@ def norm_style(layout) -> str:
     "float32" (OLMo-2's), the weight in float32, then the cast; "layer_norm" (the first OLMo's),
     a LayerNorm without weight or bias in float32, then the cast; "centred" (Cohere's), a
     LayerNorm weighed in float32, then the cast; "affine" (StableLM's, PhiMoE's), torch's
-    LayerNorm with a weight and a bias (MPT's without the bias); "affine_plus_one" (Nemotron's
+    LayerNorm with a weight and a bias (MPT's without the bias; ModernBERT-decoder's with one
+    where its `norm_bias_key` says); "affine_plus_one" (Nemotron's
     LayerNorm1P), torch's LayerNorm weighing by 1 + weight (added in the weight's dtype) with a
     bias; "weightless" (nanochat's), an RMSNorm's float32 statistics without a weight, then the
     cast."""
@@ -41,7 +42,8 @@ def norm_style(layout) -> str:
             "float32" if layout.norm_weight_float32 else
             "layer_norm" if layout.norm_weightless else
             "centred" if layout.norm_centred else
-            "affine" if layout.norm_bias or layout.layer_norm_no_bias else "llama")
+            "affine" if layout.norm_bias or layout.layer_norm_no_bias or layout.norm_bias_key
+            else "llama")
 
 
 def norm_weight(norm: nn.Module, device: torch.device) -> torch.Tensor:
@@ -282,6 +284,8 @@ class Block(nn.Module):
         if hasattr(layer, "post_norm1"):  # HyperCLOVA X's Peri-LN, nn.Identity without use_post_norm
             norms.update({name: None if isinstance(norm, nn.Identity) else norm for name, norm
                           in (("ln_attn_out", layer.post_norm1), ("ln_mlp_out", layer.post_norm2))})
+        if isinstance(before_attention, nn.Identity):  # ModernBERT-decoder's block 0: no norm
+            norms["ln1"] = None
         self.eps = {}
         for name, norm in norms.items():
             self.register_buffer(name, None if norm is None else norm_weight(

@@ -1394,15 +1394,14 @@ FAMILIES: dict[str, Family] = {
     # mlp_norm -> ModernBertDecoderMLP (one Wi of rows [input; gate], act(input) x gate, then
     # Wo; mlp_bias); LayerNorms biased by norm_bias, one on the embeddings too; after the
     # final norm a prediction head (`lm_head`: dense, classifier_bias, act, norm) before the
-    # LM head `decoder` (decoder_bias), tied by default.
+    # LM head `decoder` (decoder_bias), tied by default. Its attention rotates q and k in
+    # float32 with tables of the model's dtype (Cohere's `rotate_float32`).
     "modernbert-decoder": Family("ModernBertDecoderForCausalLM", "ModernBertDecoderConfig",
                                  None, None, "mlp_bias", False, embedding_norm=True,
                                  kv_per_query_head=True,
                                  norm_bias_key="norm_bias", lm_head_bias_key="decoder_bias",
                                  prediction_head=True, first_attention_unnormed=True,
-                                 depth_only="a prediction head (dense, activation and LayerNorm) "
-                                            "between the final norm and the LM head, and a "
-                                            "first block without a norm before its attention"),
+                                 rotate_float32=True, packed=("gate_up_proj",)),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -8455,7 +8454,10 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
         raise PrunebenchError(
             f"config lists {len(shapes)} layer_shapes for {config.num_hidden_layers} blocks: "
             "the checkpoint's config.json is inconsistent; re-run its prune step")
-    return [dict(default_layer_shape(config), **s) for s in shapes]
+    shapes = [dict(default_layer_shape(config), **s) for s in shapes]
+    if family(config).first_attention_unnormed and shapes:  # (a width-pruned one's too)
+        shapes[0]["attention_norm"] = False
+    return shapes
 
 
 # A latent attention's values that a Dots 3 Note block may hold of its own (per_layer_config).

@@ -530,7 +530,11 @@ def block_goes_whole(config, block: int, removed: set[str]) -> bool:
     """Whether a block left without its `removed` sublayers (emptied, output biases zeroed)
     computes the identity, and so is removed whole: every sublayer it still has is among them,
     and none it lost before (a width-pruned checkpoint's block without heads or channels)
-    keeps an output bias, which would still add to the residual stream."""
+    keeps an output bias, which would still add to the residual stream. A block the family
+    keeps (`depth_kept_blocks`: ModernBERT-decoder's block 0, built without an attention norm,
+    whose removal would leave block 1 first without its own) is emptied, never removed."""
+    if block in depth_kept_blocks(config):
+        return False
     shape = layer_shapes(config)[block]
     kept = {"attention": (shape["num_attention_heads"] > 0, o_bias(config) or shape["o_proj_bias"]),
             "mlp": (shape["intermediate_size"] > 0, mlp_bias(config) or shape["down_proj_bias"])}
