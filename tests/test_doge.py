@@ -232,7 +232,7 @@ def test_width_surgery_and_the_compiled_decoder_refuse_it():
 def check_the_start_refuses_the_compiled_backend(config, own: str, folder) -> None:
     """A depth-only model of `config` whose config.json the start reads (a local `folder`)
     is told of the compiled backend there, naming `own` (what its blocks hold), not by its
-    benchmark job (also ModernBERT-decoder's: tests/test_modernbert_decoder.py)."""
+    benchmark job."""
     from prunebench.plan.checks import moe_problems
 
     config.save_pretrained(folder)

@@ -1338,10 +1338,9 @@ ALIBI = {"bloom", "mpt"}
 # hf_static backends only, as DeepSeek's, refused as models of their own kind.
 LATENT = {"minicpm3", "youtu"}
 # Dense families whose blocks hold pieces of their own (Family.depth_only: DiffLlama's
-# differential attention, BitNet's sub-norms, Doge's dynamic mask, ModernBERT-decoder's
-# prediction head): depth pruning and the hf / hf_static backends only, refused as models of
-# their own kind.
-OWN_BLOCKS = {"diffllama", "bitnet", "doge", "modernbert-decoder"}
+# differential attention, BitNet's sub-norms, Doge's dynamic mask): depth pruning and the hf /
+# hf_static backends only, refused as models of their own kind.
+OWN_BLOCKS = {"diffllama", "bitnet", "doge"}
 
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
