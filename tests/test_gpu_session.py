@@ -491,13 +491,14 @@ def test_the_family_check_checks_every_family_against_hf_generate(tmp_path):
     # variant removes MLP channels alone: their heads' slopes follow the head count. MiniCPM3's
     # and Youtu's latent attention (dense models) the decoder refuses as DeepSeek's, and
     # DiffLlama's and BitNet's blocks (Family.depth_only) and Mamba's and FalconMamba's Mamba-1
-    # mixers and Mamba-2's (Family.mamba_stack), and xLSTM's mLSTM blocks.
+    # mixers and Mamba-2's (Family.mamba_stack), and xLSTM's mLSTM blocks and RWKV's.
     # A family may be checked in more than one layout (Falcon-7B's and Falcon-40B's).
     decoded = [f for f, layout in FAMILIES.items()
                if (layout.moe_intermediate_key is None and not layout.linear_attention
                    and not layout.per_layer_blocks and not layout.mamba_beside_attention
                    and not layout.latent_attention and not layout.depth_only
-                   and not layout.mamba_stack and not layout.mlstm_blocks)
+                   and not layout.mamba_stack and not layout.mlstm_blocks
+                   and not layout.rwkv_blocks)
                or layout.experts_optional]
     assert {(check.small_config(r["family"]).model_type, r["variant"]) for r in checked} == {
         (family, variant) for family in decoded for variant in ("dense", "width", "depth")}
