@@ -45,7 +45,8 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     depth_needed_kinds, family,
                                     GATED_DELTANET_TYPES, head_dim, is_moe, kept_block_lists,
                                     kept_depth_scale,
-                                    broken_reads, kv_sources, RWKV_ONE_BLOCK,
+                                    broken_reads, kv_sources, per_layer_input_width,
+                                    RWKV_ONE_BLOCK,
                                     jamba_kept_layout, linear_attention_blocks,
                                     MASK_SIZING_KINDS,
                                     layer_shapes, mimo_v2_flash_window, mlp_bias,
@@ -2026,8 +2027,7 @@ def _keep_per_layer_blocks(model, keep: list[int], n: int) -> None:
     if hasattr(text, "first_kv_shared_layer_idx"):  # (transformers 5.25's, set when built)
         text.first_kv_shared_layer_idx = len(keep) - config.num_kv_shared_layers
     text.unique_layer_types = set(config.layer_types)
-    if config.hidden_size_per_layer_input:
-        width = config.hidden_size_per_layer_input
+    if width := per_layer_input_width(config):  # (none in Gemma 4 12B's)
         rows = torch.tensor([i * width + j for i in keep for j in range(width)])
         with torch.no_grad():
             table = text.embed_tokens_per_layer

@@ -1418,6 +1418,21 @@ ARCHITECTURES["gemma-4-26b-a4b"] = dict(
     layer_types=(["sliding_attention"] * 5 + ["full_attention"]) * 5, num_attention_heads=16,
     num_key_value_heads=8, num_global_key_value_heads=2, enable_moe_block=True, num_experts=128,
     top_k_experts=8, moe_intermediate_size=704)
+# google/gemma-4-12B(-it) (gemma4_unified, Gemma4UnifiedForConditionalGeneration): its language
+# model (gemma4_unified_text, Gemma4UnifiedForCausalLM), kept of the multimodal checkpoint
+# (checkpoint.text_part; the image and audio embedders left out), as its published config.json
+# is quoted whole (the hub could not be read here) in a public log of a quantization run that
+# fetched it (google/gemma-4-12B at 56820d7d8cbe, transformers_version 5.10.0.dev0) and, every
+# value the count needs, in a Swift MLX test of its config decoding: 48 blocks of hidden 3840,
+# an MLP of 15360, five sliding blocks of 16 heads on 8 KV heads of 256 (a 1024-token window)
+# to one global block of 16 heads of 512 on 1 KV head whose values are its keys; no per-layer
+# inputs (hidden_size_per_layer_input 0) or experts, no shared keys; tied; the final soft cap
+# 30; a context of 262144 (the log's copy). model.parameters() (count_params): 11,907,350,272.
+ARCHITECTURES["gemma-4-12b"] = dict(
+    _GEMMA4_MEDIUM, model_type="gemma4_unified_text", hidden_size=3840,
+    intermediate_size=15360, num_hidden_layers=48,
+    layer_types=(["sliding_attention"] * 5 + ["full_attention"]) * 8, num_attention_heads=16,
+    num_key_value_heads=8, num_global_key_value_heads=1)
 # Zyphra/ZAYA1-8B (zaya, transformers' native schema; not its -legacy copy, whose Megatron-style
 # config.json prunebench refuses): its config.json as sglang's test of its ZayaConfig copies the
 # field set verbatim from the file at revision 67d34da515b30409ee8daa67c3605c4402d03f6f (the
@@ -1475,10 +1490,11 @@ def architecture_shape(name: str) -> dict:
 
 
 # Hub id parts that name another kind of checkpoint than the shape's causal LM: quantized
-# weights (which prunebench refuses once their config.json is read), reward models and LoRA
-# adapters (no model of their own).
+# weights (which prunebench refuses once their config.json is read), reward models, LoRA
+# adapters (no model of their own) and Gemma 4's drafters (google/gemma-4-*-it-assistant:
+# param_count.DRAFTERS).
 OTHER_KINDS = ("gguf", "awq", "gptq", "bnb", "4bit", "8bit", "int4", "int8", "exl2", "mlx",
-               "fp8", "nvfp4", "w4a16", "w8a8", "w8a16", "rm", "reward", "lora")
+               "fp8", "nvfp4", "w4a16", "w8a8", "w8a16", "rm", "reward", "lora", "assistant")
 
 
 def known_shape_of(repo_id: str) -> str | None:

@@ -459,7 +459,9 @@ class Family:
     `per_layer_block_params`; a depth prune keeps the block whose keys a kept block reuses
     (`modeling.remove_blocks`); width surgery and the compiled decoder refuse it
     (`refuse_moe`). `moe_switch_key` (its `enable_moe_block`): the blocks hold experts only
-    where this config key is true, beside the dense MLP (`is_moe`). Gemma 3n's language model
+    where this config key is true, beside the dense MLP (`is_moe`). Gemma 4 12B's (unified)
+    language model (`gemma4_unified_text`) is Gemma 4's without per-layer inputs or experts.
+    Gemma 3n's language model
     (`gemma3n_text`) is `per_layer_blocks` too, without per_layer_config: each block's MLP
     width from the intermediate_size list, an AltUp and a LAuReL in every block
     (`gemma3n_own_params`), the AltUp streams' projections outside (`altup_projection_params`).
@@ -2118,6 +2120,13 @@ FAMILIES: dict[str, Family] = {
                           sandwich_norms=True, scaled_embedding=True, norm_weight_float32=True,
                           moe_intermediate_key="moe_intermediate_size",
                           per_layer_blocks=True, moe_switch_key="enable_moe_block"),
+    # Gemma4UnifiedTextDecoderLayer: Gemma 4's block (its attention and MLP classes, the
+    # per-block head_dim and KV heads, values that are the keys, shared keys and values, the
+    # double-wide MLP, layer_scalar) without per-layer inputs or experts, whatever its
+    # config.json says of them (`per_layer_input_width`); scaled embeddings, tied.
+    "gemma4_unified_text": Family("Gemma4UnifiedForCausalLM", "Gemma4UnifiedTextConfig", None,
+                                  None, None, True, sandwich_norms=True, scaled_embedding=True,
+                                  norm_weight_float32=True, per_layer_blocks=True),
     # Gemma3nTextDecoderLayer: Gemma 4's dense block without per_layer_config (one head_dim,
     # each block's MLP width from the intermediate_size list, a gaussian top-k cutoff on the
     # gate of the blocks activation_sparsity_pattern names), KV sharing and per-layer inputs
@@ -2289,10 +2298,31 @@ UNTAKEN_WRAPPERS = {
         "folder it writes (model_type inkling_text)")}
 
 
+# Gemma 4's drafter models for assisted (speculative) decoding: decoders of Gemma 4's blocks
+# that run only inside a target model's generate (docs/families.md, "Gemma 4's assistants").
+_DRAFTER = (
+    "{name}, a drafter for assisted decoding with a {target} target model, not a language "
+    "model of its own: each of its blocks reads the target's keys and values "
+    "(num_kv_shared_layers = num_hidden_layers: no k_proj or v_proj), its input is the "
+    "target's last hidden state beside a token's embedding (pre_projection of twice "
+    "backbone_hidden_size), its output is projected back to the target's width "
+    "(post_projection) and its logits may be scored over num_centroids centroids of the "
+    "vocabulary (use_ordered_embeddings); its forward refuses to run without the target's "
+    "shared_kv_states, so there is no perplexity, generation or block score of it alone to "
+    "measure. Prune and benchmark its target model instead")
+DRAFTERS = {
+    "gemma4_assistant": _DRAFTER.format(
+        name="Gemma 4's assistant (Gemma4AssistantForCausalLM, google/gemma-4-*-assistant)",
+        target="Gemma 4 (gemma4, gemma4_text)"),
+    "gemma4_unified_assistant": _DRAFTER.format(
+        name="Gemma 4 12B's assistant (Gemma4UnifiedAssistantForCausalLM)",
+        target="Gemma 4 12B (gemma4_unified, gemma4_unified_text)")}
+
+
 def untaken_wrapper(model_type: str | None) -> str | None:
-    """Why prunebench refuses a multimodal model type of `UNTAKEN_WRAPPERS`, with what to do;
-    None for any other type."""
-    why = UNTAKEN_WRAPPERS.get(model_type or "")
+    """Why prunebench refuses a multimodal model type of `UNTAKEN_WRAPPERS` or a drafter of
+    `DRAFTERS`, with what to do; None for any other type."""
+    why = UNTAKEN_WRAPPERS.get(model_type or "") or DRAFTERS.get(model_type or "")
     return f"model_type {model_type!r} is not supported: it is {why}" if why else None
 
 
@@ -3380,7 +3410,7 @@ def per_layer_block_params(config, shape: dict[str, Any]) -> int:
         projections = 1 if shape["values_are_keys"] else 2
         params += projections * (d * kv + (kv if bias else 0)) + hd
     params += 3 * d * shape["intermediate_size"] + 4 * d
-    per_layer = getattr(config, "hidden_size_per_layer_input", 0) or 0
+    per_layer = per_layer_input_width(config)
     if per_layer:
         params += 2 * d * per_layer + d
     params += gemma3n_own_params(config)
@@ -3417,12 +3447,21 @@ def altup_projection_params(config) -> int:
     return 2 * (config.altup_num_inputs - 1) * config.hidden_size ** 2
 
 
+def per_layer_input_width(config) -> int:
+    """The width of a Gemma 4 block's per-layer input (hidden_size_per_layer_input; 0: none).
+    Gemma 4 12B's (gemma4_unified_text) never has one: Gemma4UnifiedTextModel builds no
+    per-layer inputs whatever its config.json says (the published one says 0)."""
+    if getattr(config, "model_type", None) == "gemma4_unified_text":
+        return 0
+    return getattr(config, "hidden_size_per_layer_input", 0) or 0
+
+
 def per_layer_input_params(config) -> int:
     """A Gemma 4 model's per-layer inputs outside its blocks (Gemma4TextModel): the packed
     embedding (vocab_size_per_layer_input x blocks x hidden_size_per_layer_input), the packed
     projection from the hidden size and the norm of hidden_size_per_layer_input; 0 without
     per-layer inputs or in another family."""
-    per_layer = getattr(config, "hidden_size_per_layer_input", 0) or 0
+    per_layer = per_layer_input_width(config)
     if not family(config).per_layer_blocks or not per_layer:
         return 0
     packed = config.num_hidden_layers * per_layer
@@ -3432,7 +3471,7 @@ def per_layer_input_params(config) -> int:
 def per_layer_projection_params(config) -> int:
     """Of `per_layer_input_params`, what a decode step reads whole: the packed projection and
     its norm (of the embedding, a row a token)."""
-    per_layer = getattr(config, "hidden_size_per_layer_input", 0) or 0
+    per_layer = per_layer_input_width(config)
     if not family(config).per_layer_blocks or not per_layer:
         return 0
     return config.hidden_size * config.num_hidden_layers * per_layer + per_layer
@@ -4971,6 +5010,14 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "attention_k_eq_v": False, "num_kv_shared_layers": 0,
                     "enable_moe_block": False, "use_double_wide_mlp": False,
                     "num_experts": None, "top_k_experts": None, "moe_intermediate_size": None},
+    # Gemma4UnifiedTextConfig's: Gemma4TextConfig's without per-layer inputs or experts, a
+    # context of 262144 and windows of 1024.
+    "gemma4_unified_text": {**_LLAMA_DEFAULTS, "vocab_size": 262144, "hidden_size": 2304,
+                            "intermediate_size": 9216, "num_hidden_layers": 30,
+                            "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+                            "tie_word_embeddings": True, "max_position_embeddings": 262144,
+                            "sliding_window": 1024, "attention_k_eq_v": False,
+                            "num_kv_shared_layers": 0, "use_double_wide_mlp": False},
     # NemotronHConfig's (its shape keys' defaults; the blocks from layers_block_type or
     # hybrid_override_pattern: config_from_dict): relu2 MLPs of 21504, attention of 32 heads
     # of 128 on 8 KV heads, Mamba-2 mixers of 128 heads of 64 in 8 groups with a state of 128
@@ -5464,7 +5511,7 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # NemotronHConfig's: the blocks' kinds decide how many there are
         values["layer_types"] = nemotron_h_layer_types(values)
         values["num_hidden_layers"] = len(values["layer_types"])
-    if values.get("model_type") == "gemma4_text":
+    if values.get("model_type") in GEMMA4_TYPES:
         values = gemma4_values(values)
     if values.get("model_type") == "gemma3n_text" and not values.get("layer_types"):
         # Gemma3nTextConfig's: every fifth block full, the others sliding
@@ -5535,6 +5582,9 @@ def mimo_v2_flash_values(values: dict[str, Any]) -> dict[str, Any]:
 # Gemma4TextConfig's head_dim of its global blocks where a config.json gives neither
 # global_head_dim nor per_layer_config.
 GEMMA4_GLOBAL_HEAD_DIM = 512
+# The model types of Gemma 4's blocks: its own and Gemma 4 12B's (unified: no per-layer inputs
+# or experts), whose config classes read the same values (gemma4_values).
+GEMMA4_TYPES = ("gemma4_text", "gemma4_unified_text")
 
 
 def kimi_linear_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -7708,7 +7758,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "MiniMax-M2 architecture")
     if model_type in GATED_DELTANET_TYPES and (problem := _qwen3_next_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
-    if model_type in ("gemma4_text", "gemma3n_text"):
+    if model_type in (*GEMMA4_TYPES, "gemma3n_text"):
         _check_gemma4_sharing(raw, path / "config.json")
     if model_type == "gemma3n_text":
         _check_gemma3n_lists(raw, path / "config.json")

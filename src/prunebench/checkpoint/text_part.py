@@ -14,7 +14,9 @@ mixture of experts (`llama4_text`) beside a vision tower and a projector; Qwen3.
 Qwen3.5-MoE (`qwen3_5`, `qwen3_5_moe`) a Qwen3.5 language model (`qwen3_5_text`,
 `qwen3_5_moe_text`) beside a ViT and a multi-token-prediction layer; Gemma 4
 (`gemma4`, Gemma4ForConditionalGeneration) a Gemma 4 one (`gemma4_text`) beside a vision
-tower, an audio tower (E2B, E4B) and their embedders; Gemma 3n (`gemma3n`) a Gemma 3n one
+tower, an audio tower (E2B, E4B) and their embedders; Gemma 4 12B (`gemma4_unified`) a
+Gemma 4 12B one (`gemma4_unified_text`) beside embedders of raw image patches and audio
+frames; Gemma 3n (`gemma3n`) a Gemma 3n one
 (`gemma3n_text`) beside the same; Cohere Compass (`cohere_compass`) a
 Cohere Compass one (`cohere_compass_text`) beside Qwen3-VL's ViT. Given text alone, such a model runs its language model and its LM head and
 nothing else: the same computation as the text family's causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
@@ -261,6 +263,16 @@ WRAPPERS: dict[str, Wrapper] = {
     "gemma4": Wrapper("Gemma4ForConditionalGeneration", "Gemma 4 (E2B, E4B, 31B, 26B-A4B)",
                       ("gemma4_text",), _GEMMA4_RENAMES, _GEMMA4_LEFT_OUT,
                       tied_by_default=True, causal_on_text=("vision",)),
+    # Gemma 4 12B (unified: google/gemma-4-12B(-it)): Gemma 4's layout (model.language_model.*)
+    # with no vision or audio tower, only embedders of raw patches and waveform frames
+    # (model.embed_audio.*, model.embed_vision.*: its patch layers saved as
+    # model.vision_embedder.*, transformers' conversion mapping); given text alone
+    # Gemma4UnifiedForConditionalGeneration runs its Gemma4UnifiedTextModel and LM head with
+    # the text config's final soft cap, as Gemma4UnifiedForCausalLM does, causally on text.
+    "gemma4_unified": Wrapper("Gemma4UnifiedForConditionalGeneration", "Gemma 4 12B (unified)",
+                              ("gemma4_unified_text",), _GEMMA4_RENAMES,
+                              (*_GEMMA4_LEFT_OUT, "model.vision_embedder."),
+                              tied_by_default=True, causal_on_text=("vision",)),
     # Gemma 3n (E2B, E4B): Gemma 4's layout (model.language_model.*, a vision tower, an
     # audio tower and their embedders); given text alone (ids below the vision embedder's
     # vocab_offset, the soft tokens') Gemma3nForConditionalGeneration runs its
