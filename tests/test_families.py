@@ -2981,6 +2981,9 @@ PUBLISHED = {"gpt-j-6b": 6_050_882_784,  # its config.json counted (the card: 6,
              # config values and by hand (tests/test_qwen3_5.py, tests/test_gemma4.py)
              "qwen3.5-35b-a3b": 34_660_610_688, "gemma-4-31b": 30_697_345_280,
              "gemma-4-26b-a4b": 25_233_141_760,
+             # Gemma 4 12B's language model, from its config.json and by hand
+             # (tests/test_gemma4_unified.py; the card: 12B)
+             "gemma-4-12b": 11_907_350_272,
 
              # Helium-1 Preview, counted from its config.json (the card: 2B)
              "helium-1-preview-2b": 2_172_643_840,

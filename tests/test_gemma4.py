@@ -204,7 +204,15 @@ def test_depth_pruning_computes_as_the_dense_model_without_the_blocks(layout, dr
     their entries, the kept reusing blocks still reuse (num_kv_shared_layers), the packed
     per-layer tables keep the kept blocks' slices, and it reloads so in prunebench and in
     transformers (AutoModelForCausalLM)."""
-    model = random_model(LAYOUTS[layout]())
+    check_depth_pruned_as_passed_over(random_model(LAYOUTS[layout]()), drop,
+                                      layout == "per_layer", Gemma4ForCausalLM, tmp_path)
+
+
+def check_depth_pruned_as_passed_over(model, drop, sharing: bool, text_class, tmp_path):
+    """`model` (of KINDS' six blocks; with `sharing`, blocks 4 and 5 reusing others' keys)
+    without the blocks `drop` computes what it computed with them passed over, its
+    layer_types, head widths and shared blocks those of the kept blocks, and reloads so in
+    prunebench and as `text_class` in transformers (AutoModelForCausalLM)."""
     x = ids()
     reference = passed_over(model, drop, x)
     keep = [i for i in range(6) if i not in drop]
@@ -212,8 +220,7 @@ def test_depth_pruning_computes_as_the_dense_model_without_the_blocks(layout, dr
     assert model.config.layer_types == [KINDS[i] for i in keep]
     assert [layer.self_attn.head_dim for layer in model.model.layers] == [
         16 if KINDS[i] == F else 8 for i in keep]
-    assert model.config.num_kv_shared_layers == sum(
-        i >= 4 for i in keep if layout == "per_layer")
+    assert model.config.num_kv_shared_layers == sum(i >= 4 for i in keep if sharing)
     torch.testing.assert_close(logits(model, x), reference, rtol=0, atol=1e-5)
     assert numel(model) == count_params(model.config)
     save_model(model, None, tmp_path / "depth")
@@ -221,7 +228,7 @@ def test_depth_pruning_computes_as_the_dense_model_without_the_blocks(layout, dr
     ours = load_model(tmp_path / "depth")
     loaded = in_allocated_memory(AutoModelForCausalLM.from_pretrained(
         tmp_path / "depth", dtype=torch.float32)).eval()
-    assert type(loaded) is Gemma4ForCausalLM
+    assert type(loaded) is text_class
     assert torch.equal(logits(ours, x), logits(model, x))
     assert torch.equal(logits(loaded, x), logits(model, x))
 
