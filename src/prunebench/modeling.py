@@ -1916,6 +1916,13 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 conv.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
+        if hasattr(layer, "attn_residual_add_idx"):
+            # (a Beam block adds each sublayer's output to the residual scaled by that
+            # sublayer's place in the stack, 2 (i + 1) and 2 (i + 1) + 1, fixed when built: the
+            # kept blocks' new places, as the model of the kept blocks transformers builds, and
+            # a reload, hold them; the old ones would weigh the residual against other sums)
+            layer.attn_residual_add_idx = 2 * (new_idx + 1)
+            layer.mlp_residual_add_idx = layer.attn_residual_add_idx + 1
         if model.config.model_type == "zaya":
             # ZAYA's CCA projection caches its convolution and delayed-value states under an
             # index of its own, which its router holds too

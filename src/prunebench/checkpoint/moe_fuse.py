@@ -3,7 +3,7 @@ OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B
 Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo, Solar Open, Cohere2-MoE, AFMoE, Laguna,
 Mellum, HY-V3, DeepSeek-V3.2, GLM-4.7-Flash, EXAONE-MoE, GLM-MoE-DSA, A.X K1, A.X K2,
 MiMo-V2-Flash, Flint, Kolibri-1, MiniCPM5-MoE, Sarvam-MoE, Param2-MoE,
-Sarvam-MLA), and
+Sarvam-MLA, Beam), and
 dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
@@ -38,6 +38,10 @@ weights are converted once (checkpoint.pickle_convert):
   (`RENAMED`, Laguna's checkpoints alone); Mellum's multi-token-prediction layer stored apart
   from the model (`mtp.*`), which MellumForCausalLM ignores on loading, is dropped as
   Qwen3-Next's.
+- Beam: Qwen2-MoE's per-expert names (transformers maps `beam` onto `qwen2_moe`'s conversion,
+  5.20.1 to 5.25); its router `mlp.gate.weight` and score-correction buffer
+  `mlp.gate.e_score_correction_bias`, the attention's `gate_proj` / `gate_bias` and the dense
+  blocks' `mlp.gate_proj` ... keep their names.
 - HY-V3 (Tencent's Hy3): Qwen2-MoE's per-expert names, its router `mlp.router.gate.weight`,
   score-correction buffer `mlp.expert_bias` and shared MLP `mlp.shared_mlp.*` renamed to
   HYV3ForCausalLM's `mlp.gate.weight`, `mlp.e_score_correction_bias` and
@@ -215,7 +219,8 @@ MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_
              "axk2",
              "mimo_v2_flash",
              "flint", "kolibri1", "minicpm5_moe", "minimax", "kolibri1_1",
-             "sarvam_moe", "param2moe", "sarvam_mla", "lara_mini", "minimax_m3_vl_text")
+             "sarvam_moe", "param2moe", "sarvam_mla", "lara_mini", "minimax_m3_vl_text",
+             "beam")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",

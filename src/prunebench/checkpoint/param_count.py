@@ -13,7 +13,7 @@ Qwen3_5TextConfig, Qwen3_5MoeTextConfig, ApertusConfig, MinistralConfig, HeliumC
 VaultGemmaConfig, GraniteMoeSharedConfig, OPTConfig, Dots1Config, FlexOlmoConfig,
 DbrxConfig, SolarOpenConfig, Cohere2MoeConfig, GraniteMoeSWAConfig, CwmConfig,
 GraniteSWAConfig, AfmoeConfig, LagunaConfig, MellumConfig, ExaoneMoeConfig, Glm4MoeLiteConfig,
-YoutuConfig, AriaTextConfig) or
+YoutuConfig, AriaTextConfig, BeamConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -1827,6 +1827,26 @@ FAMILIES: dict[str, Family] = {
                     sparse_blocks=SparseBlocks.after_first("num_dense_layers"),
                     shared_expert=SharedExpert.count("num_shared_experts"),
                     router_score_bias=True, output_gate=True),
+    # BeamAttention (Reflection's Beam): AFMoE's attention (biases on all four by
+    # attention_bias, false by default; per-head q/k norms; a sigmoid output gate of its own,
+    # `self_attn.gate_proj`, hidden -> heads x head_dim: `output_gate`) with a gate bias of one
+    # value a head (`self_attn.gate_bias`, counted by own_block_params); the blocks
+    # `layer_types` names sliding attend within sliding_window and rotate, the full ones rotate
+    # nothing (rope_parameters' full_attention entry null) and scale their queries by
+    # (1 + (position + 1) / 2048) ** 0.1 (no parameter). BeamDecoderLayer: four RMSNorms
+    # weighing in float32 (`sandwich_norms`), each sublayer's output added to the residual
+    # scaled by its index in the stack (2 (i + 1) and 2 (i + 1) + 1: a depth prune gives the
+    # kept blocks their new indices, modeling.remove_blocks), a dense BeamMLP of
+    # intermediate_size or a BeamMoE as `mlp_layer_types` names it: DeepSeek-V3's grouped
+    # sigmoid router (`mlp.gate.weight` float32, e_score_correction_bias a buffer; n_group /
+    # topk_group), num_experts experts of moe_intermediate_size scaled by
+    # routed_scaling_factor, no shared expert, no biases; logits soft-capped by
+    # final_logit_softcapping (no parameter); untied.
+    "beam": Family("BeamForCausalLM", "BeamConfig", None, None, None, True,
+                   sandwich_norms=True, norm_weight_float32=True, global_nope=True,
+                   moe_intermediate_key="moe_intermediate_size",
+                   sparse_blocks=SparseBlocks.named("mlp_layer_types", "intermediate_size"),
+                   output_gate=True, min_transformers="5.20.1"),
     # LagunaAttention: AFMoE's (biases by attention_bias, per-head q/k norms) with each
     # block's query heads from `num_attention_heads_per_layer` (its KV heads the config's) and
     # a softplus output gate (`self_attn.g_proj`, no bias) per head or per channel as `gating`
@@ -4767,6 +4787,17 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
               "max_position_embeddings": 16384, "moe_intermediate_size": 1408,
               "num_local_experts": 64, "num_experts_per_tok": 6, "num_shared_experts": 2,
               "num_dense_layers": 1, "global_attn_every_n_layers": 4, "sliding_window": 1024},
+    # BeamConfig's (Beam-1.0-501B-A23B's, as its docstring names it: 501,267,599,808
+    # parameters): 52 blocks of hidden 5120, 48 query heads of 128 on 8 KV heads, a window
+    # of 512 on all but each sixth block and the last, three dense blocks of 20480, then 256
+    # experts of 2560 (8 a token, 4 of 8 groups), untied (layer_types and mlp_layer_types
+    # derived by config_from_dict).
+    "beam": {**_LLAMA_DEFAULTS, "vocab_size": 151936, "hidden_size": 5120,
+             "intermediate_size": 20480, "num_hidden_layers": 52, "num_attention_heads": 48,
+             "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 8192,
+             "rms_norm_eps": 1e-6, "sliding_window": 512, "moe_intermediate_size": 2560,
+             "num_local_experts": 256, "num_experts_per_tok": 8, "n_group": 8,
+             "topk_group": 4, "routed_scaling_factor": 2.5, "final_logit_softcapping": 30.0},
     # LagunaConfig's: 48 query heads of 128 in every block (GQA over 8), block 0 dense (8192
     # wide), then 256 experts of 512 (8 a token) and a shared expert of 512, gated per head,
     # a window of 512 where layer_types says (none of its own: every block full), untied.
@@ -5185,6 +5216,20 @@ def laguna_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
     return {**values, **kinds}
 
 
+def beam_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
+    """A Beam config.json's values with each block's kinds as BeamConfig derives them where
+    it gives none (5.20.1 to 5.25 alike): every sixth block and the last full attention, the
+    others sliding; the first three blocks dense (all of them in a model of fewer), the others
+    sparse."""
+    n, kinds = values["num_hidden_layers"], {}
+    if not values.get("layer_types"):
+        kinds["layer_types"] = ["sliding_attention" if (i + 1) % 6 and i < n - 1
+                                else "full_attention" for i in range(n)]
+    if not values.get("mlp_layer_types"):
+        kinds["mlp_layer_types"] = dense_prefix_kinds(n, 3)
+    return {**values, **kinds}
+
+
 def exaone_moe_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
     """An EXAONE-MoE config.json's values with each block's attention and MLP kinds as
     ExaoneMoeConfig derives them where it gives no layer_types / mlp_layer_types (5.17 and
@@ -5441,6 +5486,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                                  for i in range(values["num_hidden_layers"])]
     if values.get("model_type") in ("laguna", "mellum"):
         values = laguna_block_kinds(values)
+    if values.get("model_type") == "beam":
+        values = beam_block_kinds(values)
     if values.get("model_type") == "mimo_v2_flash":
         values = mimo_v2_flash_values(values)
     if values.get("model_type") == "jetmoe" and "num_attention_heads" not in given:
@@ -6377,7 +6424,8 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               lara_mini_unbuilt, modernbert_decoder_unbuilt,
               xlstm_unbuilt, inkling_unbuilt, zaya_unbuilt,
               cohere_compass_unbuilt,
-              deepseek_v4_unbuilt)
+              deepseek_v4_unbuilt,
+              beam_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
@@ -6928,6 +6976,47 @@ def afmoe_unbuilt(values: dict[str, Any]) -> str | None:
                 f"{reader}, and on a null transformers stops {when}. Give the "
                 "value the checkpoint was trained with, or re-download the model; a config.json "
                 "edited by hand no longer describes its model")
+    return None
+
+
+def beam_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a Beam config.json transformers does not run as it says (5.20.1 to 5.25), with
+    what to do; None where it runs (and for other families): block kinds other than
+    sliding_attention / full_attention, or not one a block (BeamModel has a mask for those two
+    alone: a KeyError at the first forward), rope_parameters without an entry for each kind
+    (keyed by kind, null for a kind that rotates nothing: a KeyError when built), a null window
+    beside a sliding block, MLP kinds other than dense / sparse or not one a block (BeamConfig
+    refuses them), and routing groups the router cannot form (n_group null or not dividing
+    num_experts, topk_group null or more than n_group: the router's view or top-k fails)."""
+    if values.get("model_type") != "beam":
+        return None
+    read = beam_block_kinds({**CONFIG_DEFAULTS["beam"], **without_null_shapes(values)})
+    n, kinds, mlps = read["num_hidden_layers"], read["layer_types"], read["mlp_layer_types"]
+    fix = "; re-download the model's config.json: one edited by hand no longer describes it"
+    if len(kinds) != n or any(k not in ("sliding_attention", "full_attention") for k in kinds):
+        return (f"gives block kinds {kinds} for {n} blocks: BeamModel masks 'sliding_attention' "
+                "and 'full_attention' blocks only, one a block" + fix)
+    rope = read.get("rope_parameters")
+    if rope is not None and (not isinstance(rope, dict) or any(k not in rope for k in kinds)):
+        return (f"gives rope_parameters {rope}: BeamConfig reads them keyed by block kind (an "
+                "entry for 'sliding_attention' and one for 'full_attention', null where it "
+                "rotates nothing), and its rotary module fails on a kind without one" + fix)
+    if read.get("sliding_window") is None and "sliding_attention" in kinds:
+        return ("gives sliding_window=null beside sliding_attention blocks: BeamModel's "
+                "sliding-window mask needs a window (a TypeError at the first forward)" + fix)
+    if len(mlps) != n or any(k not in ("dense", "sparse") for k in mlps):
+        return (f"gives MLP kinds {mlps} for {n} blocks: BeamDecoderLayer builds a dense MLP "
+                "for 'dense' and experts for 'sparse' only, one a block" + fix)
+    # (BeamConfig's name for it, or the one config_from_dict gives it)
+    experts = values.get("num_experts") or read["num_local_experts"]
+    groups, chosen = read.get("n_group"), read.get("topk_group")
+    if any(mlp == "sparse" for mlp in mlps) and not (
+            isinstance(groups, int) and isinstance(chosen, int) and groups > 0
+            and experts % groups == 0 and 0 < chosen <= groups):
+        return (f"gives n_group={groups} and topk_group={chosen} for {experts} experts: "
+                "BeamTopKRouter splits the experts into n_group equal groups and keeps the "
+                "topk_group best of them (its view or top-k fails at the first forward "
+                "otherwise)" + fix)
     return None
 
 
@@ -8731,7 +8820,8 @@ def own_block_params(config) -> int:
     attn_sub_norm (hidden_size) and ffn_sub_norm (intermediate_size). Ergo: its two residual
     gates, hidden_size each. HY-V4: its attention's output gate (gate_proj, hidden -> heads x
     v_head_dim, no bias) and sink logits (one a head), and its attn_hc and ffn_hc
-    (`hyper_connection_params`)."""
+    (`hyper_connection_params`). Beam: its attention's gate bias, one value a head (its
+    gate_proj is AFMoE's `output_gate`)."""
     d, hd = config.hidden_size, head_dim(config)
     model_type = getattr(config, "model_type", None)  # (none: LLaMA's, as `family` reads it)
     if model_type == "diffllama":
@@ -8740,6 +8830,8 @@ def own_block_params(config) -> int:
         return d + config.intermediate_size
     if model_type == "ergo":
         return 2 * d  # its attention's and its MLP's residual gates
+    if model_type == "beam":
+        return config.num_attention_heads  # its attention's gate_bias, one value a head
     if model_type == "hy_v4":
         # its attention's gate_proj and sinks, and its two hyper-connections
         heads = config.num_attention_heads
