@@ -843,6 +843,16 @@ FAMILIES = {
         moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2, num_shared_experts=2,
         route_scale=2.5, global_attn_every_n_layers=2, sliding_window=6, mup_enabled=True,
         initializer_range=0.1),
+    # Beam (5.20.1 on): AFMoE's gated attention (a gate bias a head) with 8 heads of 8 on 2
+    # KV heads (8, BeamConfig's KV heads, where config.json gives null), windows of 6 on blocks 0 and 2 (rotating), blocks 1 and 3 full without
+    # rotation (queries scaled by position), four norms a block and each sublayer's residual
+    # scaled by its place; block 0 dense, then a grouped sigmoid router choosing 2 of 8
+    # experts of 32 in the best 2 of 4 groups, scaled by 2.5; logits capped at 3. Std 0.1.
+    "beam": lambda: newer_config(
+        "beam", **{**SMALL, "num_attention_heads": 8}, head_dim=8, layer_types=["sliding_attention", "full_attention"] * 2,
+        sliding_window=6, mlp_layer_types=["dense"] + ["sparse"] * 3, moe_intermediate_size=32,
+        num_experts=8, num_experts_per_tok=2, n_group=4, topk_group=2,
+        final_logit_softcapping=3.0, initializer_range=0.1),
     # Laguna: 4 / 2 / 4 / 6 query heads in the blocks (num_attention_heads_per_layer) over 2
     # KV heads, a softplus gate per head, windows of 6 on blocks 0 and 2 and their own
     # partial rotations (the full blocks half of each head at base 500000, the sliding ones
@@ -1319,6 +1329,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "hy_v4",
        "deepseek_v4",
        "inkling_text",
+       "beam",
        "dots3_note_text",
        "mimo_v2_flash", "jetmoe",
        "flint", "kolibri1", "minicpm5_moe", "kolibri1_1",
@@ -1420,6 +1431,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "hy_v4": "HYV4ForCausalLM",
            "deepseek_v4": "DeepseekV4ForCausalLM",
            "inkling_text": "InklingForCausalLM",
+           "beam": "BeamForCausalLM",
            "dots3_note_text": "Dots3NoteForCausalLM",
            "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
            "dbrx": "DbrxForCausalLM",

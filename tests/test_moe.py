@@ -118,6 +118,9 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
                        "down_proj"),
              "laguna": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj"),
              "mellum": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj"),
+             # (Qwen2-MoE's: Beam's router, score-correction buffer and attention gate keep
+             # their names)
+             "beam": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj"),
              # (Qwen2-MoE's; its published sink name and `model.mtp.*` layers:
              # tests/test_mimo_v2_flash.py)
              "mimo_v2_flash": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
@@ -215,7 +218,8 @@ def test_a_per_expert_checkpoint_is_fused_once_on_import_as_transformers_loads_i
     record = json.loads((out / moe_fuse.RECORD).read_text())
     assert record["fused_from"] == ["model-00001-of-00002.safetensors",
                                     "model-00002-of-00002.safetensors"]
-    assert sorted(record["experts_per_block"].values()) == [4] * sum(
+    # (4 experts a block in the tiny configs; Beam's 8, in 4 groups)
+    assert sorted(record["experts_per_block"].values()) == [num_experts(model.config)] * sum(
         sparse_mlp_blocks(model.config))
     assert set(record["source_sha256"]) == set(record["fused_from"])
     manifest = json.loads((out / "prunebench.json").read_text())
