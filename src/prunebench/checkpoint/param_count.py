@@ -2315,7 +2315,18 @@ UNTAKEN_WRAPPERS = {
         "with transformers (InklingForConditionalGeneration converts the tensors), build "
         "InklingForCausalLM of its text_config holding model.language_model's weights under "
         "model. and its lm_head, and save that with save_pretrained: prunebench reads the "
-        "folder it writes (model_type inkling_text)")}
+        "folder it writes (model_type inkling_text)"),
+    "phi4mm": (
+        "Microsoft's Phi-4-multimodal as its own code has it (Phi4MMForCausalLM: "
+        "microsoft/Phi-4-multimodal-instruct's main branch), its vision and speech LoRA "
+        "adapters inside the language model's projections (base_layer, lora_A, lora_B), a "
+        "layout no transformers class reads, and prunebench never runs a checkpoint's code. "
+        "Transformers' layout of the same model (phi4_multimodal, "
+        "Phi4MultimodalForCausalLM; the adapters apart, which text does not use) is published "
+        "at the repository's revision refs/pr/70: use "
+        "hf:microsoft/Phi-4-multimodal-instruct@<that revision's commit> (prunebench keeps its "
+        "language model, a Phi-3 one, model_type phi3), or convert a copy with transformers' "
+        "convert_phi4_multimodal_weights_to_hf.py and import that folder")}
 
 
 # Gemma 4's drafter models for assisted (speculative) decoding: decoders of Gemma 4's blocks

@@ -18,7 +18,9 @@ tower, an audio tower (E2B, E4B) and their embedders; Gemma 4 12B (`gemma4_unifi
 Gemma 4 12B one (`gemma4_unified_text`) beside embedders of raw image patches and audio
 frames; Gemma 3n (`gemma3n`) a Gemma 3n one
 (`gemma3n_text`) beside the same; Cohere Compass (`cohere_compass`) a
-Cohere Compass one (`cohere_compass_text`) beside Qwen3-VL's ViT. Given text alone, such a model runs its language model and its LM head and
+Cohere Compass one (`cohere_compass_text`) beside Qwen3-VL's ViT; Phi-4-multimodal
+(`phi4_multimodal`, Phi4MultimodalForCausalLM) a Phi-3 one (Phi-4-mini's) beside image and
+audio encoders. Given text alone, such a model runs its language model and its LM head and
 nothing else: the same computation as the text family's causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
 position ids, time, height and width (M-RoPE); a text token's three ids are its one position,
 so on text the rotation is the text family's ordinary one with the same frequencies.)
@@ -139,7 +141,7 @@ _GEMMA4_LEFT_OUT = ("model.vision_tower.", "model.audio_tower.", "model.embed_vi
 # What a config.json with the language model's settings at its top holds for the other
 # modalities (vision_config, image / video / vision token ids) or the wrapper alone.
 _NOT_TEXT_AT_TOP = ("vision_config", "architectures", "auto_map", "model_type")
-_OTHER_MODALITY_PREFIXES = ("vision_", "image_", "video_")
+_OTHER_MODALITY_PREFIXES = ("vision_", "image_", "video_", "audio_")
 # The rotary settings of M-RoPE's sections, which the text family's rotation has no use for.
 _MROPE_KEYS = ("mrope_section", "mrope_interleaved")
 # Qwen2VLTextConfig's and Qwen2_5_VLTextConfig's defaults where Qwen2Config's differ (the 72B's
@@ -150,6 +152,15 @@ _QWEN2_VL_TEXT_DEFAULTS = dict(
     num_attention_heads=64, num_key_value_heads=8, rms_norm_eps=1e-5, max_window_layers=80,
     rope_theta=1000000.0, bos_token_id=151643, eos_token_id=151645)
 _QWEN3_VL_TEXT_DEFAULTS = dict(max_position_embeddings=128000, rope_theta=500000.0)
+# Phi-4-multimodal: the language model named as Phi-3's checkpoints name it, beside the image
+# and audio encoders and their projectors under `model.embed_tokens_extend.`; the defaults of
+# Phi4MultimodalConfig where Phi3Config's differ (Phi-4-mini's vocabulary, KV heads and context,
+# its token ids; tests/test_phi4_multimodal.py compares them with transformers' classes).
+_PHI4_MM_RENAMES = tuple((name, name) for name in ("model.embed_tokens.", "model.layers.",
+                                                   "model.norm.", "lm_head."))
+_PHI4_MM_TEXT_DEFAULTS = dict(vocab_size=200064, num_key_value_heads=8,
+                              max_position_embeddings=131072, bos_token_id=199999,
+                              eos_token_id=[199999, 200020], pad_token_id=199999)
 
 WRAPPERS: dict[str, Wrapper] = {
     # Gemma3ForConditionalGeneration's LM head never soft-caps the logits.
@@ -289,6 +300,19 @@ WRAPPERS: dict[str, Wrapper] = {
     "minimax_m3_vl": Wrapper("MiniMaxM3SparseForConditionalGeneration", "MiniMax-M3",
                              ("minimax_m3_vl_text",), _LLAVA_RENAMES,
                              (*_LLAVA_LEFT_OUT, "patch_merge_mlp."), tied_by_default=False),
+    # Phi-4-multimodal (microsoft/Phi-4-multimodal-instruct in transformers' layout: its
+    # revision refs/pr/70, or a save_pretrained of Phi4MultimodalForCausalLM): Phi-4-mini's
+    # decoder, a Phi-3 one, its settings at the config's top beside vision_config and
+    # audio_config. Its vision and speech LoRA adapters are no part of these weights (PEFT
+    # adapters in the repository's vision-lora/ and speech-lora/ folders, which a download
+    # leaves out as any folder): given text alone, Phi4MultimodalForCausalLM runs the decoder
+    # without them (its embed_tokens_extend changes no text token's embedding), as
+    # Phi3ForCausalLM does. (The repository's own code, model_type phi4mm, is refused:
+    # param_count.UNTAKEN_WRAPPERS.)
+    "phi4_multimodal": Wrapper("Phi4MultimodalForCausalLM", "Phi-4-multimodal", ("phi3",),
+                               _PHI4_MM_RENAMES, ("model.embed_tokens_extend.",),
+                               tied_by_default=False, text_at_top=True,
+                               text_defaults=_PHI4_MM_TEXT_DEFAULTS),
 }
 
 # What a wrapper's config holds for the whole model that its language model's config repeats;
