@@ -903,6 +903,41 @@ def test_a_qwen_vl_config_that_leaves_settings_to_its_class_computes_the_same(
     ).rope_parameters["rope_theta"]
 
 
+def test_moss_transcribe_diarize_keeps_its_qwen3_language_model(tmp_path):
+    """MOSS-Transcribe-Diarize (transformers 5.20 on) holds a Qwen3 language model beside an
+    audio encoder and its projector, tied: kept as Qwen3ForCausalLM of the whole model's
+    parameters but the encoder's and projector's, counted from config.json alone, computing
+    the whole model's logits on text (the audio token's id among it), depth-prunable."""
+    import transformers
+
+    from prunebench.modeling import load_model, remove_blocks
+
+    if not hasattr(transformers, "MossTranscribeDiarizeForConditionalGeneration"):
+        pytest.skip("transformers < 5.20 has no MOSS-Transcribe-Diarize class to compare with")
+    model = random_model(
+        "MossTranscribeDiarizeConfig", "MossTranscribeDiarizeForConditionalGeneration",
+        audio_config=dict(num_mel_bins=8, hidden_size=32, num_hidden_layers=1,
+                          num_attention_heads=2, intermediate_size=64, max_source_positions=16),
+        text_config=dict(QWEN_VL_TEXT, model_type="qwen3", vocab_size=VOCAB),
+        audio_token_id=VOCAB - 1)
+    folder = saved(model, tmp_path / "moss")
+    assert text_part.take_text_part(folder) is True
+    kept = load_model(folder)
+    assert type(kept).__name__ == "Qwen3ForCausalLM" and kept.config.tie_word_embeddings
+    language = sum(p.numel() for p in model.model.language_model.parameters())
+    assert sum(p.numel() for p in kept.parameters()) == count_params(
+        checkpoint_config(folder)) == language
+    ids = text_ids()
+    ids[:, 4] = VOCAB - 1
+    torch.testing.assert_close(logits(kept, ids), logits(model, ids), rtol=0, atol=1e-5)
+    record = json.loads((folder / text_part.RECORD).read_text())
+    assert record["left_out"]["parameters"] == sum(
+        p.numel() for part in (model.model.audio_tower, model.model.multi_modal_projector)
+        for p in part.parameters())
+    remove_blocks(kept, [1])
+    assert sum(p.numel() for p in kept.parameters()) == count_params(kept.config)
+
+
 def test_whole_model_token_ids_the_language_model_lacks_are_left_to_it():
     """Idefics3's config class pads the whole model with 128002: over a vocabulary without it
     (SmolVLM's 49,280 tokens; LLaMA's default 32,000 where the text config names none) the

@@ -20,7 +20,8 @@ frames; Gemma 3n (`gemma3n`) a Gemma 3n one
 (`gemma3n_text`) beside the same; Cohere Compass (`cohere_compass`) a
 Cohere Compass one (`cohere_compass_text`) beside Qwen3-VL's ViT; Phi-4-multimodal
 (`phi4_multimodal`, Phi4MultimodalForCausalLM) a Phi-3 one (Phi-4-mini's) beside image and
-audio encoders. Given text alone, such a model runs its language model and its LM head and
+audio encoders; MOSS-Transcribe-Diarize (`moss_transcribe_diarize`) a Qwen3 one beside an audio
+encoder. Given text alone, such a model runs its language model and its LM head and
 nothing else: the same computation as the text family's causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
 position ids, time, height and width (M-RoPE); a text token's three ids are its one position,
 so on text the rotation is the text family's ordinary one with the same frequencies.)
@@ -300,6 +301,16 @@ WRAPPERS: dict[str, Wrapper] = {
     "minimax_m3_vl": Wrapper("MiniMaxM3SparseForConditionalGeneration", "MiniMax-M3",
                              ("minimax_m3_vl_text",), _LLAVA_RENAMES,
                              (*_LLAVA_LEFT_OUT, "patch_merge_mlp."), tied_by_default=False),
+    # MOSS-Transcribe-Diarize (hf-audio/MOSS-Transcribe-Diarize-HF; transformers 5.20 on has
+    # its class): a Qwen3 language model (transformers' AutoModel of its text_config) beside a
+    # Whisper-like audio encoder and the projector of its merged frames, as transformers 5
+    # names and saves them; given text alone (no input_features), the whole model runs the
+    # language model on the token embeddings and its LM head, as Qwen3ForCausalLM does. Tied
+    # by its config class's default.
+    "moss_transcribe_diarize": Wrapper("MossTranscribeDiarizeForConditionalGeneration",
+                                       "MOSS-Transcribe-Diarize", ("qwen3",), _GEMMA4_RENAMES,
+                                       ("model.audio_tower.", "model.multi_modal_projector."),
+                                       tied_by_default=True),
     # Phi-4-multimodal (microsoft/Phi-4-multimodal-instruct in transformers' layout: its
     # revision refs/pr/70, or a save_pretrained of Phi4MultimodalForCausalLM): Phi-4-mini's
     # decoder, a Phi-3 one, its settings at the config's top beside vision_config and
