@@ -48,7 +48,7 @@ sinusoidal rows, embeddings scaled by sqrt(n_embd), Wq / Wk / Wv / dense, its ff
 Sequential's ReLU MLP and biased LM head, CodeGen's GPT-J block with q, k and v in qkv_proj's
 four shards of [q; v; k], ModernBERT-decoder's block 0 without an attention norm, packed
 Wi of [input; gate], global and windowed blocks of a rotary base each and prediction head
-before the LM head; sliding
+before the LM head, Emu3's language model (LLaMA's block, biases on); sliding
 windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
@@ -129,7 +129,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "persimmon": None, "gpt_neox_japanese": None,
                  "gpt_neo": "gpt-neo-125m", "xglm": "xglm-564m",
                  "biogpt": "biogpt-large", "openai-gpt": None, "ctrl": "ctrl",
-                 "codegen": None, "cohere_compass_text": None, "modernbert-decoder": None}
+                 "codegen": None, "cohere_compass_text": None, "modernbert-decoder": None,
+                 "emu3_text_model": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -255,6 +256,10 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
             # biases on (published: off) so that their slicing is decoded
             "nanochat": dict(model_type="nanochat", attention_bias=True,
                              final_logit_softcapping=2.0),
+            # Emu3's language model (no config.json of Emu3-Chat-hf read): LLaMA's block,
+            # biases on (published: off) so that their slicing is decoded, untied
+            "emu3_text_model": dict(model_type="emu3_text_model", attention_bias=True,
+                                    mlp_bias=True, tie_word_embeddings=False),
             # IQuest-Coder (no whole config.json of IQuest-Coder-V1 found): LLaMA's block as
             # transformers builds it, SMALL's head_dim given (its class's 128 where left out),
             # its own clamp and window off as published, untied

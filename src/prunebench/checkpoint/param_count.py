@@ -1362,6 +1362,15 @@ FAMILIES: dict[str, Family] = {
     "nanochat": Family("NanoChatForCausalLM", "NanoChatConfig", None, None, None, False,
                        mlp_bias=False, ungated_mlp=True, rms_norm_weightless=True,
                        qk_norm_after_rotary=True, rotary_reversed=True, embedding_norm=True),
+    # Emu3's language model (Emu3ForCausalLM of Emu3TextConfig, the decoder inside BAAI's
+    # Emu3-Chat-hf / Emu3-Gen-hf, `emu3`, whose vocabulary holds the VQ-VAE's image tokens as
+    # rows of the embedding and the LM head): LLaMA's block under other names (q/k/v/o biased
+    # by attention_bias and the SwiGLU MLP by mlp_bias, both false in its class and as
+    # published; GQA; head_dim set apart where given; RMSNorms), untied; its blocks' residual
+    # dropout (nn.Dropout of attention_dropout, 0.1 as published) acts in training mode only,
+    # where base_dropout_off turns it off as for every family.
+    "emu3_text_model": Family("Emu3ForCausalLM", "Emu3TextConfig", None, None, "mlp_bias",
+                              False),
     # DiffLlamaAttention: LLaMA's projections (attention_bias on all four), two softmax maps
     # over the two halves of the query heads subtracted with a learned lambda (lambda_q1 / k1 /
     # q2 / k2, head_dim each) and lambda_init = 0.8 - 0.6 exp(-0.3 layer_idx), an RMSNorm
@@ -4476,6 +4485,10 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # NanoChatConfig's (nanochat's d12 shape): no head_dim key (hidden / heads), untied.
     "nanochat": {**_LLAMA_DEFAULTS, "vocab_size": 50304, "hidden_size": 768,
                  "intermediate_size": 8192, "num_hidden_layers": 12, "num_attention_heads": 6},
+    # Emu3TextConfig's (Emu3-Chat-hf's language model): 184,622 tokens (text, special and the
+    # 32,768 image tokens), 8 KV heads, untied.
+    "emu3_text_model": {**_LLAMA_DEFAULTS, "vocab_size": 184622, "intermediate_size": 14336,
+                        "num_key_value_heads": 8, "max_position_embeddings": 9216},
     "diffllama": {**_LLAMA_DEFAULTS, "hidden_size": 2048, "intermediate_size": 8192,
                   "num_hidden_layers": 16},
     "bitnet": {**_LLAMA_DEFAULTS, "vocab_size": 128256, "hidden_size": 2560,

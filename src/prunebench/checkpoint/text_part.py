@@ -21,7 +21,8 @@ frames; Gemma 3n (`gemma3n`) a Gemma 3n one
 Cohere Compass one (`cohere_compass_text`) beside Qwen3-VL's ViT; Phi-4-multimodal
 (`phi4_multimodal`, Phi4MultimodalForCausalLM) a Phi-3 one (Phi-4-mini's) beside image and
 audio encoders; MOSS-Transcribe-Diarize (`moss_transcribe_diarize`) a Qwen3 one beside an audio
-encoder. Given text alone, such a model runs its language model and its LM head and
+encoder; Emu3 (`emu3`) an Emu3 one (`emu3_text_model`, whose vocabulary holds the image tokens)
+beside the VQ-VAE that turns images into those tokens and back. Given text alone, such a model runs its language model and its LM head and
 nothing else: the same computation as the text family's causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
 position ids, time, height and width (M-RoPE); a text token's three ids are its one position,
 so on text the rotation is the text family's ordinary one with the same frequencies.)
@@ -293,6 +294,20 @@ WRAPPERS: dict[str, Wrapper] = {
     "gemma3n": Wrapper("Gemma3nForConditionalGeneration", "Gemma 3n (E2B, E4B)",
                        ("gemma3n_text",), _GEMMA4_RENAMES, _GEMMA4_LEFT_OUT,
                        tied_by_default=True),
+    # Emu3 (BAAI/Emu3-Chat-hf, Emu3-Gen-hf): an Emu3 language model (LLaMA's block) beside the
+    # VQ-VAE image tokenizer (`vqmodel.*`), whose codes are tokens of the language model's own
+    # vocabulary (the embedding's and the LM head's rows, all kept). The hub's files name the
+    # language model `text_model.model.*` and `text_model.lm_head.*` (transformers 4's
+    # modules, which transformers 5 still writes), transformers 5's modules
+    # `model.text_model.*` and `lm_head.*`; given text alone, Emu3ForConditionalGeneration
+    # runs Emu3TextModel and the LM head, as Emu3ForCausalLM does. Untied (its config class's
+    # default and the published text config's). (AutoModelForCausalLM builds Emu3ForCausalLM
+    # of such a checkpoint's text_config but loads none of its tensors, under other names.)
+    "emu3": Wrapper("Emu3ForConditionalGeneration", "Emu3 (Emu3-Chat-hf, Emu3-Gen-hf)",
+                    ("emu3_text_model",),
+                    (("text_model.model.", "model."), ("text_model.lm_head.", "lm_head."),
+                     ("model.text_model.", "model."), ("lm_head.", "lm_head.")),
+                    ("vqmodel.", "model.vqmodel."), tied_by_default=False),
     # MiniMax-M3 (MiniMaxM3SparseForConditionalGeneration): a MiniMax-M3 language model
     # beside a ViT (`vision_tower.*`), its projector and the merge MLP of its patches
     # (`patch_merge_mlp.*`), in LLaVA's layout as transformers saves it (and publishes it:
