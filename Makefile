@@ -82,6 +82,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_depth_kinds.py \
 	tests/test_bloom_mpt.py tests/test_dbrx.py tests/test_hyperclovax_minicpm3.py \
 	tests/test_cohere_compass.py \
+	tests/test_emu3.py \
 	tests/test_zeroshot.py tests/test_param_counting.py tests/test_benchmark.py \
 	tests/test_moe.py tests/test_olmo.py tests/test_seed_oss.py tests/test_ernie4_5.py \
 	tests/test_ernie4_5_moe.py tests/test_cohere.py tests/test_hunyuan.py tests/test_stablelm.py \

@@ -100,6 +100,7 @@ from transformers import CodeGenConfig
 from transformers import GPT2Config
 from transformers import GPTBigCodeConfig
 from transformers import Jais2Config, NanoChatConfig
+from transformers import Emu3TextConfig
 from transformers import BambaConfig, FalconH1Config
 from transformers import JambaConfig
 from transformers import DbrxConfig
@@ -526,6 +527,12 @@ FAMILIES = {
     # untied. Weights of std 0.1, as Arcee's.
     "nanochat": lambda: NanoChatConfig(**SMALL, attention_bias=True,
                                        final_logit_softcapping=2.0, initializer_range=0.1),
+    # Emu3's language model (Emu3-Chat-hf's): LLaMA's block, GQA, untied, its blocks' residual
+    # dropout of attention_dropout (0.1 as published; training mode only); biases on the
+    # attention and MLP (attention_bias / mlp_bias: false as published, on here so that their
+    # slicing is exercised), head_dim set apart. Weights of std 0.1, as Arcee's.
+    "emu3_text_model": lambda: Emu3TextConfig(**SMALL, head_dim=32, attention_bias=True,
+                                              mlp_bias=True, initializer_range=0.1),
     # Persimmon (Persimmon-8B's layout): one query_key_value packing each head's q, k and v
     # rows together, its output `dense`, both biased, every head its own keys and values,
     # q/k LayerNorms over head_dim with biases (qk_layernorm, as published), half of each
@@ -1401,6 +1408,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "openai-gpt": "OpenAIGPTLMHeadModel",
            "gpt_bigcode": "GPTBigCodeForCausalLM", "gpt_bigcode_mha": "GPTBigCodeForCausalLM",
            "jais2": "Jais2ForCausalLM", "nanochat": "NanoChatForCausalLM",
+           "emu3_text_model": "Emu3ForCausalLM",
            "exaone": "LlamaForCausalLM", "internlm3": "LlamaForCausalLM",
            "iquestcoder": "LlamaForCausalLM",
            "persimmon": "PersimmonForCausalLM", "gpt_neo": "GPTNeoForCausalLM",
@@ -1470,8 +1478,9 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "mamba2": "Mamba2ForCausalLM", "xlstm": "xLSTMForCausalLM",
            "rwkv": "RwkvForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
-# by their own class (Mistral4ForCausalLM.from_pretrained).
-NO_AUTO_CLASS = {"mistral4"}
+# by their own class (Mistral4ForCausalLM.from_pretrained; Emu3ForCausalLM, which it maps
+# from the multimodal Emu3Config only).
+NO_AUTO_CLASS = {"mistral4", "emu3_text_model"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -2298,7 +2307,7 @@ def test_transformers_loads_depth_pruned_and_refuses_width_pruned(name, base_dir
         surgery.remove_kv_groups(width, 1, first_group_of_each_shard(width.config))
     save_model(width, None, tmp_path / "width")
     with pytest.raises(RuntimeError, match="mismatch"):
-        AutoModelForCausalLM.from_pretrained(tmp_path / "width")
+        loader.from_pretrained(tmp_path / "width")
     assert numel(load_model(tmp_path / "width")) == numel(width)  # prunebench's loader works
 
 
