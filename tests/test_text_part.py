@@ -803,6 +803,12 @@ OTHER_VLMS = {  # wrapper: (config class, model class, its vision config)
                  dict(SIGLIP_SMALL, image_size=[28, 28], patch_size=[14, 14])),
     "idefics3": ("Idefics3Config", "Idefics3ForConditionalGeneration", SIGLIP_SMALL),
     "smolvlm": ("SmolVLMConfig", "SmolVLMForConditionalGeneration", SIGLIP_SMALL),
+    # GOT-OCR 2.0's SAM-style ViT (windows of 2 patches, one global block) and its
+    # convolutional projector
+    "got_ocr2": ("GotOcr2Config", "GotOcr2ForConditionalGeneration",
+                 dict(hidden_size=32, output_channels=16, num_hidden_layers=2,
+                      num_attention_heads=2, image_size=64, patch_size=16, mlp_dim=64,
+                      window_size=2, global_attn_indexes=[1])),
 }
 
 
@@ -811,11 +817,14 @@ OTHER_VLMS = {  # wrapper: (config class, model class, its vision config)
     ("internvl", "qwen3", True),    # InternVL3.5-1B-hf: Qwen3-0.6B, tied
     ("idefics3", "llama", False),   # Idefics3-8B: Llama-3.1-8B
     ("smolvlm", "llama", True),     # SmolVLM-256M: SmolLM2-135M, tied
+    ("got_ocr2", "qwen2", True),    # GOT-OCR-2.0-hf: Qwen2-0.5B's shape, tied
+    ("got_ocr2", "qwen2", False),   # a fine-tune saved untied
 ])
 def test_internvl_and_smolvlm_keep_their_language_model(wrapper, text_type, tied, tmp_path):
-    """InternVL's -hf checkpoints (LLaVA's layout) and Idefics3 / SmolVLM (`model.text_model.*`
-    beside `model.vision_model.*` and a connector) keep their language model as that family's
-    causal LM, computing what the whole model computes on text, tied or not as it is."""
+    """InternVL's -hf checkpoints and GOT-OCR 2.0's (LLaVA's layout) and Idefics3 / SmolVLM
+    (`model.text_model.*` beside `model.vision_model.*` and a connector) keep their language
+    model as that family's causal LM, computing what the whole model computes on text, tied or
+    not as it is."""
     from prunebench.modeling import load_model
 
     config_name, model_name, vision = OTHER_VLMS[wrapper]
@@ -840,7 +849,8 @@ def test_internvl_and_smolvlm_keep_their_language_model(wrapper, text_type, tied
     torch.testing.assert_close(logits(kept, text_ids()), logits(model, text_ids()),
                                rtol=0, atol=1e-5)
     record = json.loads((folder / text_part.RECORD).read_text())
-    language = model.model.language_model if wrapper == "internvl" else model.model.text_model
+    language = (model.model.language_model if wrapper in ("internvl", "got_ocr2")
+                else model.model.text_model)
     assert record["left_out"]["parameters"] == (
         sum(p.numel() for p in model.parameters())
         - sum(p.numel() for p in language.parameters())

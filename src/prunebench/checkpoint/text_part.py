@@ -7,7 +7,8 @@ SigLIP vision tower and the projector that turns its image features into tokens;
 Pixtral vision tower, Ministral 3 and Devstral Small 2 (the same wrapper) a Ministral 3 one
 (`ministral3`) and Mistral Small 4 a Mistral 4 mixture of experts (`mistral4`); LLaVA-1.5 and LLaVA-NeXT (`llava`, `llava_next`) a LLaMA (Vicuna), Mistral or
 Qwen2 one beside a CLIP vision tower; InternVL (`internvl`) a Qwen2, Qwen3 or LLaMA one beside
-an InternViT; Idefics3 and SmolVLM (`idefics3`, `smolvlm`) a LLaMA one beside a SigLIP; Qwen2-VL
+an InternViT; GOT-OCR 2.0 (`got_ocr2`) a Qwen2 one beside a SAM-style ViT; Idefics3 and
+SmolVLM (`idefics3`, `smolvlm`) a LLaMA one beside a SigLIP; Qwen2-VL
 and Qwen2.5-VL (`qwen2_vl`, `qwen2_5_vl`) a Qwen2 one and Qwen3-VL (`qwen3_vl`) a Qwen3 one
 beside a ViT; Llama 4 Scout and Maverick (`llama4`, Llama4ForConditionalGeneration) a Llama 4
 mixture of experts (`llama4_text`) beside a vision tower and a projector; Qwen3.5 and
@@ -200,6 +201,14 @@ WRAPPERS: dict[str, Wrapper] = {
     "internvl": Wrapper("InternVLForConditionalGeneration", "InternVL (-hf checkpoints)",
                         ("qwen2", "qwen3", "llama"), _LLAVA_RENAMES, _LLAVA_LEFT_OUT,
                         tied_by_default=True, tied_by_text=True),
+    # GOT-OCR 2.0 in transformers' layout (stepfun-ai/GOT-OCR-2.0-hf; stepfun-ai/GOT-OCR2_0
+    # ships code of its own, refused as any): LLaVA's layout with a SAM-style ViT and a
+    # convolutional projector beside a Qwen2 language model; given text alone,
+    # GotOcr2ForConditionalGeneration runs Qwen2Model and the LM head, as Qwen2ForCausalLM does.
+    # Its config class ties by default (transformers 5 ties by the whole config's value alone);
+    # an LM head of its own that differs stays untied (_tied).
+    "got_ocr2": Wrapper("GotOcr2ForConditionalGeneration", "GOT-OCR 2.0 (-hf checkpoint)",
+                        ("qwen2",), _LLAVA_RENAMES, _LLAVA_LEFT_OUT, tied_by_default=True),
     # Idefics3 and SmolVLM (HuggingFaceTB/SmolVLM-256M/500M-Instruct, SmolVLM2): a SigLIP
     # tower and a connector beside a LLaMA language model (SmolLM2's, Llama-3's).
     "idefics3": Wrapper("Idefics3ForConditionalGeneration", "Idefics3", ("llama",),
