@@ -78,6 +78,7 @@ from transformers import Lfm2Config, Lfm2MoeConfig
 from transformers import OlmoHybridConfig
 from transformers import RecurrentGemmaConfig
 from transformers import ZambaConfig, Zamba2Config
+from transformers import MllamaTextConfig
 from transformers import KimiLinearConfig
 from transformers import MiniMaxConfig
 from transformers import Qwen3NextConfig
@@ -609,6 +610,11 @@ FAMILIES = {
     # biases on; weights of std 0.2 (of 0.02 its greedy tokens repeat two values).
     "doge": lambda: DogeConfig(**SMALL, attention_bias=True, mlp_bias=True, keep_window_size=16,
                                initializer_range=0.2),
+    # Llama 3.2 Vision's language model: block 2 a cross-attention block, which the model
+    # skips on text and a depth prune keeps (its gates set: a block run would show).
+    "mllama_text_model": lambda: MllamaTextConfig(**SMALL, cross_attention_layers=[2],
+                                                  rope_parameters={"rope_type": "default",
+                                                                   "rope_theta": 10000.0}),
     # ModernBERT-decoder: block 0 without an attention norm, blocks 0 and 3 global (every
     # third), 1 and 2 in a window of 4 (local_attention 8), a rotary base each kind; the
     # prediction head before an untied LM head; biases everywhere (no KV-head key: every
@@ -1358,7 +1364,8 @@ LATENT = {"minicpm3", "youtu"}
 # Dense families whose blocks hold pieces of their own (Family.depth_only: DiffLlama's
 # differential attention, BitNet's sub-norms, Doge's dynamic mask): depth pruning and the hf /
 # hf_static backends only, refused as models of their own kind.
-OWN_BLOCKS = {"diffllama", "bitnet", "doge"}
+OWN_BLOCKS = {"diffllama", "bitnet", "doge",
+              "mllama_text_model"}  # (Llama 3.2 Vision's cross-attention blocks, kept)
 
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
@@ -1472,15 +1479,15 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "youtu": "YoutuForCausalLM",
            "diffllama": "DiffLlamaForCausalLM", "bitnet": "BitNetForCausalLM",
            "codegen": "CodeGenForCausalLM",
-           "doge": "DogeForCausalLM",
+           "doge": "DogeForCausalLM", "mllama_text_model": "MllamaForCausalLM",
            "modernbert-decoder": "ModernBertDecoderForCausalLM",
            "mamba": "MambaForCausalLM", "falcon_mamba": "FalconMambaForCausalLM",
            "mamba2": "Mamba2ForCausalLM", "xlstm": "xLSTMForCausalLM",
            "rwkv": "RwkvForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained; Emu3ForCausalLM, which it maps
-# from the multimodal Emu3Config only).
-NO_AUTO_CLASS = {"mistral4", "emu3_text_model"}
+# from the multimodal Emu3Config only; MllamaForCausalLM, mapped to MllamaConfig only).
+NO_AUTO_CLASS = {"mistral4", "emu3_text_model", "mllama_text_model"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {

@@ -56,6 +56,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     with_boolean_flags, with_partial_rotary,
                                     with_read_ffn_keys, without_null_shapes,
                                     zamba_needed_kinds, zamba2_removal_problem)
+from prunebench.checkpoint.param_count import cross_attention_blocks
 from prunebench.projections import (alias_llama_names, block_mlp, decoder, down_proj,
                                     embedding_name, get_part, head_name, mlp_gated, mlp_inputs,
                                     module_name, o_proj, set_attention, set_block_heads,
@@ -1707,7 +1708,9 @@ TOKEN_MIXERS = ("self_attn", "linear_attn", "mamba", "mixer", "conv",
                 # `self_attention` answer `self_attn` too: projections.alias_llama_names)
                 "self_attention",
                 # (RecurrentGemma's attention or recurrent block, its index its cache entry's)
-                "temporal_block")
+                "temporal_block",
+                # (Llama 3.2 Vision's cross-attention, whose index is its cache entry's)
+                "cross_attn")
 
 
 def _attention_kept(config, keep: list[int]) -> bool:
@@ -1848,6 +1851,16 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 "first block without a norm before the attention, so the block left first "
                 "would lose its trained attn_norm and compute another model. Remove other "
                 "blocks: the depth methods never choose it (methods.sizing.removable_blocks)")
+        if cross_attention_blocks(model.config):
+            raise PrunebenchError(
+                f"removing blocks {sorted(drop)} would remove block(s) {needed} of this Llama "
+                "3.2 Vision model, which a depth prune keeps: its cross-attention blocks "
+                f"{cross_attention_blocks(model.config)} (skipped on text, so no text score "
+                "can judge them; removing them would take its image pathway away and save "
+                "nothing a text step reads) and its first block (a cross-attention block left "
+                "first holds no cache entry on text, where transformers' static cache reads the "
+                "sequence length). Remove other blocks: the depth methods never choose these "
+                "(methods.sizing.removable_blocks)")
         if model.config.model_type == "gemma3n_text":
             raise PrunebenchError(
                 f"removing blocks {sorted(drop)} would remove block(s) {needed} this Gemma 3n "
@@ -1973,6 +1986,10 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         setattr(config, key, [getattr(getattr(layer, owner), name) for layer in before])
     for key, value in kept_block_lists(config, keep).items():
         setattr(config, key, value)
+    if hasattr(decoder(model), "cross_attention_layers"):
+        # (MllamaTextModel skips a cross-attention block by these indices, read from its own
+        # copy of the config's list)
+        decoder(model).cross_attention_layers = config.cross_attention_layers
     for key in PER_BLOCK_CONFIG_VALUES:  # one for every block, or a list of one per block
         if isinstance(getattr(config, key, None), list):
             setattr(config, key, [getattr(config, key)[i] for i in keep])

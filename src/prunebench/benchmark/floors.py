@@ -48,7 +48,9 @@ def read_params(config) -> int:
     embedding too, its projection read whole); the LM head is read in full (with tied
     embeddings it is that same table, counted once).
     """
-    params = sum(block_param_count(config, s) for s in layer_shapes(config))
+    # (a Llama 3.2 Vision cross-attention block: skipped on text, never read)
+    params = sum(block_param_count(config, s) for s in layer_shapes(config)
+                 if not s.get("cross_attention"))
     if is_moe(config):
         # A token reads its router's top-k experts of each sparse block, not all of them: the
         # other experts' weights are no part of its step (`moe_floor_note` says for which
@@ -204,7 +206,8 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
                  * ((shape.get("head_dim") or head_dim(config))
                     + (shape.get("head_dim") or value_head_dim(config)))
                  for shape, window in zip(layer_shapes(config), windows)
-                 if shape["num_attention_heads"] > 0 and not shape.get("kv_shared"))
+                 if shape["num_attention_heads"] > 0 and not shape.get("kv_shared")
+                 and not shape.get("cross_attention"))  # (Llama 3.2 Vision's: none on text)
     # (MiniMax-M3's indexers: a key of index_head_dim a position in each sparse block)
     values += seq_len * indexer_key_values(config)
     return batch * values * _element_size(dtype) + state

@@ -1399,6 +1399,19 @@ FAMILIES: dict[str, Family] = {
                    depth_only="a dynamic attention mask (A and dt_proj score each key from the "
                               "values of its KV head, kept by keep_window_size) and residuals "
                               "scaled by a learned vector each"),
+    # Llama 3.2 Vision's language model (MllamaTextModel): LLaMA's self-attention blocks
+    # (MllamaSelfAttentionDecoderLayer: no biases, head_dim hidden / heads) with, at the
+    # indices cross_attention_layers lists, cross-attention blocks (MllamaCrossAttentionDecoder
+    # Layer: q/k/v/o over the image states, q_norm / k_norm of head_dim, a tanh gate on each
+    # sublayer) that the model skips on text (nothing to attend to, nothing cached): kept by a
+    # depth prune (depth_kept_blocks), counted (layer_shapes' cross_attention), neither read
+    # nor caching a step (benchmark.floors). Its embedding holds 8 rows past vocab_size for
+    # the image tokens (embedding_rows); the LM head is never tied (tied_embeddings).
+    "mllama_text_model": Family("MllamaForCausalLM", "MllamaTextConfig", False, False, None,
+                                False, mlp_bias=False,
+                                depth_only="cross-attention blocks over image states "
+                                           "(cross_attention_layers), which the model skips "
+                                           "on text and a depth prune keeps"),
     # ModernBertDecoderLayer: attn_norm (none in block 0: an Identity by its index) ->
     # ModernBertDecoderAttention (q/k/v_proj and Wo, attention_bias; a window of
     # local_attention // 2 on layer_types' sliding blocks, a rotary base each kind) and
@@ -3397,9 +3410,16 @@ def depth_kept_blocks(config) -> list[int]:
     Zamba2 model's hybrid blocks (`zamba2_hybrid_ids`: removing one would hand
     each later hybrid block another shared block and adapter). None of Kolibri-1.1's: a block
     others read may go with its readers (`broken_reads`, methods.sizing.depth_removable).
-    (A Zamba2 model's hybrid blocks go in whole cycles: `zamba2_removal_problem`.)"""
+    (A Zamba2 model's hybrid blocks go in whole cycles: `zamba2_removal_problem`.) A Llama
+    3.2 Vision model's cross-attention blocks (`cross_attention_blocks`): skipped on text,
+    so a text score would find each free to remove, which would take the image pathway away
+    and save nothing a text step reads; and its first block (one left first that is a
+    cross-attention block holds no cache entry on text, where transformers' static cache reads
+    the sequence length: generate would decode at the wrong positions, 5.17 and 5.25)."""
     if family(config).one_mixer_blocks or family(config).first_attention_unnormed:
         return [0]
+    if cross := cross_attention_blocks(config):  # (Llama 3.2 Vision's: skipped on text)
+        return sorted({0, *cross})
     if "shared" in (getattr(config, "indexer_types", None) or ()):
         return [0]
     if not family(config).per_layer_blocks:
@@ -4497,6 +4517,12 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # DogeConfig's (Doge-320M's shape): no head_dim key (hidden / heads), KV heads = heads.
     "doge": {**_LLAMA_DEFAULTS, "vocab_size": 32768, "hidden_size": 1024,
              "intermediate_size": 2048, "num_hidden_layers": 32, "num_attention_heads": 8},
+    # MllamaTextConfig's (Llama 3.2 11B Vision's language model): 40 blocks, 8 of them
+    # cross-attention blocks, 128,256 tokens (and 8 image rows), untied.
+    "mllama_text_model": {**_LLAMA_DEFAULTS, "vocab_size": 128256, "intermediate_size": 14336,
+                          "num_hidden_layers": 40, "num_key_value_heads": 8,
+                          "max_position_embeddings": 131072,
+                          "cross_attention_layers": [3, 8, 13, 18, 23, 28, 33, 38]},
     # ModernBertDecoderConfig's (ModernBERT-base's shape): KV heads = heads, tied; its LM
     # head's bias on (decoder_bias), no other bias.
     "modernbert-decoder": {**_LLAMA_DEFAULTS, "vocab_size": 50368, "hidden_size": 768,
@@ -5827,7 +5853,10 @@ PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn
 ATTENTION_INDEX_KEYS = ("attn_layer_indices", "full_attn_idxs", "local_layer_ids",
                         # (Zamba2's hybrid blocks: Zamba2Config sets a saved list over the one it
                         # derives from layers_block_type, so the kept blocks' new indices)
-                        "hybrid_layer_ids")
+                        "hybrid_layer_ids",
+                        # (Llama 3.2 Vision's cross-attention blocks, which MllamaTextModel
+                        # builds and skips by these indices)
+                        "cross_attention_layers")
 
 
 def kept_block_lists(config, keep: list[int]) -> dict[str, Any]:
@@ -6295,7 +6324,8 @@ def own_cache_static_problem(config) -> str | None:
     fails, 5.24 and 5.25);
     RWKV's (RwkvForCausalLM keeps its state in five tensors of its own, passed as `state`, not
     in a Cache: generate ignores cache_implementation "static" for it with a warning, in 5.17
-    and 5.25)."""
+    and 5.25); a Llama 3.2 Vision model's whose first block is a cross-attention block (empty
+    on text: the static cache's sequence length, read from it, stays 0, 5.17 and 5.25)."""
     if getattr(config, "model_type", None) == "rwkv":
         return ("the hf_static backend cannot run an RWKV model: RwkvForCausalLM keeps its "
                 "state in tensors of its own (`state`), not in a Cache, and transformers' "
@@ -6307,6 +6337,12 @@ def own_cache_static_problem(config) -> str | None:
                 "at every step whatever cache it is given, and an hf_static row would time "
                 "that under the static backend's name. Benchmark it with the hf backend (the "
                 "same recomputation, named as it is) or the compiled one (its own KV cache)")
+    if 0 in cross_attention_blocks(config):
+        return ("the hf_static backend cannot run this Llama 3.2 Vision model: its first block "
+                "is a cross-attention block, which holds nothing on text, and transformers' "
+                "static cache reads the sequence length from the first block's entry, so "
+                "generate decodes at the wrong positions (the published models' first block "
+                "self-attends; a depth prune keeps it). Benchmark it with the hf backend")
     if getattr(config, "model_type", None) == "xlstm":
         return ("the hf_static backend cannot run an xLSTM model: xLSTMForCausalLM keeps its "
                 "mLSTM states in a cache of its own (xLSTMCache), and transformers' generate "
@@ -8612,6 +8648,8 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
             shapes[-1]["o_proj_bias"] = True
         if family(config).first_attention_unnormed and shapes:  # ModernBERT-decoder's block 0
             shapes[0]["attention_norm"] = False
+        for i in cross_attention_blocks(config):  # (Llama 3.2 Vision's)
+            shapes[i]["cross_attention"] = True
         return shapes
     if len(shapes) != config.num_hidden_layers:
         raise PrunebenchError(
@@ -8834,7 +8872,27 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     if mlp_bias(config) or shape["down_proj_bias"]:
         mlp += d
     norms = norms_per_block(config) - (shape.get("attention_norm") is False)
-    return attn + mlp + norms * norm_params(config)
+    # (a Llama 3.2 Vision cross-attention block's q_norm / k_norm and its two tanh gates)
+    cross = 2 * head_dim(config) + 2 if shape.get("cross_attention") else 0
+    return attn + mlp + norms * norm_params(config) + cross
+
+
+def cross_attention_blocks(config) -> list[int]:
+    """The blocks of a Llama 3.2 Vision language model that MllamaTextModel builds as
+    cross-attention blocks (cross_attention_layers' entries below its depth); none in other
+    families."""
+    if getattr(config, "model_type", None) != "mllama_text_model":
+        return []
+    listed = getattr(config, "cross_attention_layers", None) or ()
+    return [i for i in range(config.num_hidden_layers) if i in listed]
+
+
+def embedding_rows(config) -> int:
+    """Rows of the input embedding: vocab_size, and 8 more in a Llama 3.2 Vision language
+    model (MllamaTextModel's rows of the image tokens from vocab_size on, read only by a
+    multimodal prompt's <|image|>; the LM head has vocab_size rows)."""
+    extra = 8 if getattr(config, "model_type", None) == "mllama_text_model" else 0
+    return config.vocab_size + extra
 
 
 def own_block_params(config) -> int:
@@ -8954,7 +9012,7 @@ def non_block_param_count(config: LlamaConfig) -> int:
     inputs; OPT's learned position table, and its final norm only where the config keeps it;
     BLOOM's norm of the embeddings; Zamba's shared transformer block, Zamba2's; HY-V4's hc_head)."""
     f = family(config)
-    emb = config.vocab_size * config.hidden_size
+    emb = embedding_rows(config) * config.hidden_size
     # tied: the head is the embedding
     head = 0 if tied_embeddings(config) else lm_head_rows(config) * config.hidden_size
     final = 0 if f.post_ln_blocks or (f.final_norm_removed_key and getattr(
@@ -8991,8 +9049,11 @@ def tied_embeddings(config) -> bool:
     for Ergo, whose ErgoConfig holds no such key and whose ErgoForCausalLM builds a head of its
     own (float32 outputs) whatever config.json says; nor for xLSTM, whose xLSTMForCausalLM
     builds its lm_head apart from the embeddings whatever tie_word_embeddings says; nor for
-    Inkling, whose InklingTextConfig holds no such key and whose InklingForCausalLM never ties."""
-    return (getattr(config, "model_type", None) not in ("ergo", "xlstm", "inkling_text")
+    Inkling, whose InklingTextConfig holds no such key and whose InklingForCausalLM never ties;
+    nor for Llama 3.2 Vision's MllamaForCausalLM, which never ties (its embedding has 8 rows
+    more than its head)."""
+    return (getattr(config, "model_type", None) not in ("ergo", "xlstm", "inkling_text",
+                                                        "mllama_text_model")
             and bool(config.tie_word_embeddings))
 
 

@@ -23,7 +23,9 @@ Cohere Compass one (`cohere_compass_text`) beside Qwen3-VL's ViT; Phi-4-multimod
 (`phi4_multimodal`, Phi4MultimodalForCausalLM) a Phi-3 one (Phi-4-mini's) beside image and
 audio encoders; MOSS-Transcribe-Diarize (`moss_transcribe_diarize`) a Qwen3 one beside an audio
 encoder; Emu3 (`emu3`) an Emu3 one (`emu3_text_model`, whose vocabulary holds the image tokens)
-beside the VQ-VAE that turns images into those tokens and back. Given text alone, such a model runs its language model and its LM head and
+beside the VQ-VAE that turns images into those tokens and back; Llama 3.2 Vision (`mllama`) a
+Llama 3.2 Vision one (`mllama_text_model`, with its cross-attention blocks) beside a vision model
+and its projector. Given text alone, such a model runs its language model and its LM head and
 nothing else: the same computation as the text family's causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
 position ids, time, height and width (M-RoPE); a text token's three ids are its one position,
 so on text the rotation is the text family's ordinary one with the same frequencies.)
@@ -317,6 +319,18 @@ WRAPPERS: dict[str, Wrapper] = {
                     (("text_model.model.", "model."), ("text_model.lm_head.", "lm_head."),
                      ("model.text_model.", "model."), ("lm_head.", "lm_head.")),
                     ("vqmodel.", "model.vqmodel."), tied_by_default=False),
+    # Llama 3.2 Vision (meta-llama/Llama-3.2-11B-Vision(-Instruct), -90B-Vision(-Instruct)):
+    # a vision model and its projector beside the language model (MllamaTextModel, its
+    # cross-attention blocks kept: mllama_text_model), named `language_model.model.*` and
+    # `language_model.lm_head.*` in the hub's files, `model.language_model.*` and `lm_head.*`
+    # in transformers 5's modules. Given text alone, MllamaForConditionalGeneration runs its
+    # language model without cross-attention states, as MllamaForCausalLM does. Never tied.
+    "mllama": Wrapper("MllamaForConditionalGeneration", "Llama 3.2 Vision (11B, 90B)",
+                      ("mllama_text_model",),
+                      (*_LLAMA4_RENAMES, ("model.language_model.", "model."),
+                       ("lm_head.", "lm_head.")),
+                      (*_LLAMA4_LEFT_OUT, "model.vision_model.", "model.multi_modal_projector."),
+                      tied_by_default=False),
     # MiniMax-M3 (MiniMaxM3SparseForConditionalGeneration): a MiniMax-M3 language model
     # beside a ViT (`vision_tower.*`), its projector and the merge MLP of its patches
     # (`patch_merge_mlp.*`), in LLaVA's layout as transformers saves it (and publishes it:

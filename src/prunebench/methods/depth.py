@@ -58,7 +58,8 @@ def require_calibration(method: str, calibration: torch.Tensor | None) -> torch.
 @contextlib.contextmanager
 def without_blocks(model, blocks: set[int]):
     """Temporarily run the model without some blocks (weights untouched, restored on exit)."""
-    if family(model.config).per_layer_blocks or model.config.model_type == "zamba2":
+    if family(model.config).per_layer_blocks or model.config.model_type in (
+            "zamba2", "mllama_text_model"):
         with _passed_through(model, blocks):
             yield model
         return
@@ -101,7 +102,9 @@ def _passed_through(model, blocks: set[int]):
     keys and values a kept block reuses cannot be left out (depth_kept_blocks). A Zamba2
     model's likewise: its shared blocks look each hybrid block's adapters up by the index the
     model hands it (which remove_blocks renumbers, with them), so a left-out hybrid block
-    leaves the others on their own adapters, as a removal of whole cycles does."""
+    leaves the others on their own adapters, as a removal of whole cycles does. A Llama 3.2
+    Vision model's too: MllamaTextModel skips its cross-attention blocks by their indices (in
+    a list of its own, which remove_blocks renumbers)."""
     needed = sorted(set(blocks) & set(depth_kept_blocks(model.config)))
     if needed:
         raise PrunebenchError(

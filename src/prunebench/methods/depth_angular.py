@@ -53,6 +53,7 @@ def last_token_states(model, calibration: torch.Tensor, batch_size: int = 8) -> 
     device = main_device(model)  # where inputs go, also for a dispatched model
     batches: list[list[torch.Tensor | None]] = []
     current: list[torch.Tensor | None] = []
+    ran: list = [None]
 
     def keep(position, hidden):
         # (HY-V4's hc_mult residual streams, [batch, tokens, streams, hidden]: concatenated,
@@ -67,15 +68,21 @@ def last_token_states(model, calibration: torch.Tensor, batch_size: int = 8) -> 
         return hook
 
     def after(module, args, kwargs, output):
-        keep(last + 1, layer_hidden(output))
+        ran[0] = output  # (the last block that ran: the model's output before its final norm)
 
     handles = [layer.register_forward_pre_hook(before(i), with_kwargs=True)
                for i, layer in enumerate(layers)]
-    handles.append(layers[last].register_forward_hook(after, with_kwargs=True))
+    handles += [layer.register_forward_hook(after, with_kwargs=True) for layer in layers]
     try:
         for j in range(0, len(calibration), batch_size):
-            current = [None] * (last + 2)
+            current, ran = [None] * (last + 2), [None]
             model.model(input_ids=calibration[j:j + batch_size].to(device), use_cache=False)
+            keep(last + 1, layer_hidden(ran[0]))
+            # A block the model skips (Llama 3.2 Vision's cross-attention blocks on text)
+            # passes its input on: what enters it is what enters the next.
+            for p in reversed(range(last + 1)):
+                if current[p] is None:
+                    current[p] = current[p + 1]
             batches.append(current)
     finally:
         for h in handles:
