@@ -611,7 +611,8 @@ FAMILIES = {
     "doge": lambda: DogeConfig(**SMALL, attention_bias=True, mlp_bias=True, keep_window_size=16,
                                initializer_range=0.2),
     # Llama 3.2 Vision's language model: block 2 a cross-attention block, which the model
-    # skips on text and a depth prune keeps (its gates set: a block run would show).
+    # skips on text and a depth prune keeps (its gates drawn as every 1-d weight: run, it
+    # would show).
     "mllama_text_model": lambda: MllamaTextConfig(**SMALL, cross_attention_layers=[2],
                                                   rope_parameters={"rope_type": "default",
                                                                    "rope_theta": 10000.0}),

@@ -1,0 +1,259 @@
+"""Llama 3.2 Vision's language model (mllama_text_model, MllamaForCausalLM), depth pruning and
+the hf / hf_static backends: LLaMA's self-attention blocks with, at the indices
+cross_attention_layers lists, cross-attention blocks over image states (q_norm / k_norm, two
+tanh gates) that MllamaTextModel skips on text (no image states given, none cached), and an
+embedding of 8 rows past vocab_size for the image tokens; its multimodal checkpoint
+(MllamaForConditionalGeneration) taken apart into it.
+Checked against transformers' own classes (5.17 and 5.25): the counts against its meta model,
+from config.json alone and by hand (LLaMA's model of the same shape, the 8 rows, each cross
+block's norms and gates); prunebench's model computing transformers' logits, the cross blocks
+skipped on text (a model without them computes the same) though they compute on images; a depth
+prune of self-attention blocks equal to transformers' model of the kept blocks with
+cross_attention_layers renumbered, on text and on images through a cache (the renumbered list,
+the model's own copy of it and the cross blocks' cache indices each shown to matter),
+reloaded and decoded by the hf / hf_static backends as transformers' generate; a cross block's
+removal refused; the decode floor's reads and cache; the multimodal checkpoint's language
+model computing on text what the whole model computes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+from transformers import (LlamaConfig, LlamaForCausalLM, MllamaConfig,
+                          MllamaForCausalLM, MllamaForConditionalGeneration, MllamaTextConfig)
+
+from prunebench import PrunebenchError
+from prunebench.benchmark.floors import kv_cache_bytes, read_params
+from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
+                                               count_params, depth_kept_blocks,
+                                               own_cache_static_problem)
+from prunebench.modeling import build_model, load_model, remove_blocks
+from prunebench.projections import decoder
+from test_families import VOCAB, ids, logits, numel
+from test_qwen3_next import cache_bytes, check_a_depth_pruned_reload_decodes_as_transformers
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+CROSS = [1, 3]  # of five blocks: 0, 2 and 4 self-attention blocks
+
+
+def small(**over) -> MllamaTextConfig:
+    """Five blocks, 1 and 3 cross-attention blocks, 4 query heads of 8 on 2 KV heads."""
+    values = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=48, num_hidden_layers=5,
+                  num_attention_heads=4, num_key_value_heads=2, cross_attention_layers=CROSS,
+                  max_position_embeddings=64, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+                  rope_parameters={"rope_type": "default", "rope_theta": 10000.0})
+    return MllamaTextConfig(**{**values, **over})
+
+
+def random_weights(model, seed: int = 0):
+    """Every weight drawn (norms around 1, the gates' tanh far from 0: a block run shows)."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.copy_(1 + 0.2 * torch.randn_like(p))
+            elif "gate" in name and p.numel() == 1:
+                p.fill_(0.8)
+            else:
+                p.copy_(0.2 * torch.randn_like(p))
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return random_weights(build_model(small(), device="cpu"))
+
+
+def theirs_of(model, keep: list[int], cross: list[int]) -> MllamaForCausalLM:
+    """Transformers' model of `model`'s blocks `keep` (its config's cross_attention_layers
+    `cross`), given their weights under their new numbers."""
+    config = small(num_hidden_layers=len(keep), cross_attention_layers=cross)
+    state = {}
+    for name, value in model.state_dict().items():
+        if name.startswith("model.layers."):
+            index, rest = name.removeprefix("model.layers.").split(".", 1)
+            if int(index) not in keep:
+                continue
+            name = f"model.layers.{keep.index(int(index))}.{rest}"
+        state[name] = value
+    theirs = MllamaForCausalLM(config).eval()
+    theirs.load_state_dict(state)
+    return theirs
+
+
+def with_images(model, x, states) -> torch.Tensor:
+    """The logits of a prompt attending to image `states`, then of one more token reading the
+    cross blocks' keys and values from the cache (under their cache indices)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    with torch.no_grad():
+        first = model(input_ids=x, cross_attention_states=states, past_key_values=cache,
+                      use_cache=True).logits
+        second = model(input_ids=x[:, -1:], past_key_values=cache, use_cache=True).logits
+    return torch.cat([first, second], dim=1)
+
+
+@pytest.mark.parametrize("changes", [{}, {"cross_attention_layers": []},
+                                     {"cross_attention_layers": [0, 4], "vocab_size": 96}])
+def test_counts_against_transformers_meta_model(changes):
+    """count_params equals MllamaForCausalLM's meta model, from the config and from
+    config.json's values alone; by hand, LLaMA's model of the same shape (untied) plus the 8
+    image rows of the embedding and each cross block's q_norm, k_norm and two gates."""
+    config = small(**changes)
+    with torch.device("meta"):
+        meta = MllamaForCausalLM(config)
+        llama = LlamaForCausalLM(LlamaConfig(**{k: getattr(config, k) for k in (
+            "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+            "num_attention_heads", "num_key_value_heads")}, tie_word_embeddings=False))
+    assert meta.model.embed_tokens.weight.shape[0] == config.vocab_size + 8
+    cross = len(config.cross_attention_layers)
+    by_hand = numel(llama) + 8 * config.hidden_size + cross * (2 * 8 + 2)
+    values = {"model_type": "mllama_text_model", **config.to_dict()}
+    assert count_params(config) == numel(meta) == by_hand
+    assert count_params(config_from_dict(values)) == numel(meta)
+
+
+def test_the_published_shape_counts_as_transformers_builds_it():
+    """MllamaTextConfig's defaults, Llama 3.2 11B Vision's language model (40 blocks, 8 of
+    them cross-attention blocks): counted as its meta model; CONFIG_DEFAULTS the same shape."""
+    config = MllamaTextConfig()
+    with torch.device("meta"):
+        meta = MllamaForCausalLM(config)
+    assert count_params(config) == numel(meta)
+    assert count_params(config_from_dict({"model_type": "mllama_text_model"})) == numel(meta)
+    assert depth_kept_blocks(config) == [0, 3, 8, 13, 18, 23, 28, 33, 38]
+
+
+def test_text_logits_are_transformers_and_skip_the_cross_blocks(model):
+    """prunebench's model computes MllamaForCausalLM's logits; on text the cross blocks are
+    skipped (transformers' model without them computes the same), though on images they
+    compute (the logits differ from the text's)."""
+    x = ids()
+    theirs = theirs_of(model, list(range(5)), CROSS)
+    torch.testing.assert_close(logits(model, x), logits(theirs, x), rtol=0, atol=1e-5)
+    without = theirs_of(model, [0, 2, 4], [])
+    torch.testing.assert_close(logits(model, x), logits(without, x), rtol=0, atol=1e-5)
+    states = torch.randn(x.shape[0], 6, 32, generator=torch.Generator().manual_seed(2))
+    assert not torch.allclose(with_images(model, x, states)[:, :-1], logits(model, x),
+                              atol=1e-2)
+
+
+def test_depth_prune_is_transformers_model_of_the_kept_blocks(model, tmp_path):
+    """Blocks 2 and 4 removed: transformers' model of blocks 0, 1 and 3 with
+    cross_attention_layers [1, 2], on text and on images through a cache; the renumbered list,
+    the model's own copy and the cross blocks' cache indices each shown to matter; reloaded,
+    decoded by the hf and hf_static backends as transformers' generate."""
+    pruned = remove_blocks(copy.deepcopy(model), [2, 4])
+    assert pruned.config.cross_attention_layers == [1, 2]
+    assert decoder(pruned).cross_attention_layers == [1, 2]
+    theirs = theirs_of(model, [0, 1, 3], [1, 2])
+    x = ids()
+    torch.testing.assert_close(logits(pruned, x), logits(theirs, x), rtol=0, atol=1e-5)
+    states = torch.randn(x.shape[0], 6, 32, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(with_images(pruned, x, states), with_images(theirs, x, states),
+                               rtol=0, atol=1e-5)
+    assert count_params(pruned.config) == numel(pruned) == numel(theirs)
+    # the list not renumbered: transformers builds other blocks, the weights do not fit
+    with pytest.raises(RuntimeError):
+        theirs_of(model, [0, 1, 3], CROSS)
+    # the model's own copy not renumbered: block 2, a cross block, run on text without states
+    stale = copy.deepcopy(pruned)
+    decoder(stale).cross_attention_layers = CROSS
+    with pytest.raises((AttributeError, ValueError)):
+        logits(stale, x)
+    # a cross block's cache index not renumbered: its image keys cached under another's
+    stale = copy.deepcopy(pruned)
+    decoder(stale).layers[2].cross_attn.layer_idx = 3
+    try:
+        differs = not torch.allclose(with_images(stale, x, states),
+                                     with_images(theirs, x, states), atol=1e-4)
+    except (IndexError, KeyError):  # (or the cache has no entry of that index)
+        differs = True
+    assert differs
+    check_a_depth_pruned_reload_decodes_as_transformers(copy.deepcopy(model), [2, 4],
+                                                        MllamaForCausalLM, tmp_path / "depth")
+
+
+def test_the_cross_blocks_and_the_first_block_are_kept(model):
+    """A cross block's removal, or the first block's, refused before anything changes; the
+    depth methods' candidates leave them out. Why the first: transformers' static generate of
+    a model whose first block is a cross block decodes otherwise than its dynamic one (the
+    static cache's length read from that block's empty entry), which hf_static refuses."""
+    pruned = copy.deepcopy(model)
+    for drop in ([1, 2], [0]):
+        with pytest.raises(PrunebenchError, match="block.*of this Llama 3.2 Vision model"):
+            remove_blocks(pruned, drop)
+        assert len(decoder(pruned).layers) == 5
+    assert depth_kept_blocks(model.config) == [0, *CROSS]
+    first = theirs_of(model, [1, 2, 3, 4], [0, 2])
+    assert own_cache_static_problem(first.config) and not own_cache_static_problem(model.config)
+    prompt = ids(2, 7, seed=5)
+    runs = [first.generate(input_ids=prompt, max_new_tokens=8, do_sample=False, pad_token_id=0,
+                           **kind) for kind in ({}, {"cache_implementation": "static"})]
+    assert not torch.equal(*runs)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_decode_floor_reads_and_caches_the_self_attention_blocks(model, dtype):
+    """kv_cache_bytes equals transformers' cache after a text forward (the cross blocks' entries
+    empty); read_params is every weight but the embedding and the cross blocks."""
+    from transformers import DynamicCache
+
+    x = ids(2, 9)
+    run = copy.deepcopy(model).to(dtype)
+    cache = DynamicCache(config=run.config)
+    with torch.no_grad():
+        run(input_ids=x, past_key_values=cache, use_cache=True)
+    assert kv_cache_bytes(model.config, 2, 9, dtype) == cache_bytes(cache) > 0
+    cross = sum(numel(decoder(model).layers[i]) for i in CROSS)
+    embedding = decoder(model).embed_tokens.weight.numel()
+    assert read_params(model.config) == numel(model) - embedding - cross
+
+
+def tiny_vision() -> dict:
+    return dict(image_size=30, patch_size=2, hidden_size=16, intermediate_layers_indices=[0],
+                vision_output_dim=32, num_hidden_layers=2, num_global_layers=1,
+                attention_heads=4, intermediate_size=24, max_num_tiles=4)
+
+
+@pytest.mark.parametrize("layout", ["save_pretrained", "modules"])
+def test_the_multimodal_checkpoint_keeps_its_language_model(tmp_path, layout):
+    """A MllamaForConditionalGeneration saved by transformers (or under its modules' names):
+    taken apart, the kept MllamaForCausalLM holds the language model's parameters and LM head,
+    counted from its config.json alone, and computes on text what the whole model computes;
+    a self block's removal runs on it."""
+    from safetensors.torch import save_file
+
+    from prunebench.checkpoint import text_part
+
+    text = small().to_dict()
+    whole = MllamaForConditionalGeneration(MllamaConfig(text_config=text,
+                                                        vision_config=tiny_vision()))
+    random_weights(whole)
+    folder = tmp_path / layout
+    whole.save_pretrained(folder)
+    if layout == "modules":
+        for file in folder.glob("*.safetensors"):
+            file.unlink()
+        (folder / "model.safetensors.index.json").unlink(missing_ok=True)
+        save_file({k: v.contiguous() for k, v in whole.state_dict().items()},
+                  str(folder / "model.safetensors"), metadata={"format": "pt"})
+    assert text_part.take_text_part(folder) is True
+    kept = load_model(folder)
+    assert type(kept) is MllamaForCausalLM
+    language = numel(whole.model.language_model) + numel(whole.lm_head)
+    assert numel(kept) == count_params(config_from_dict(checked_config_json(folder))) == language
+    x = ids()
+    with torch.no_grad():
+        expected = whole(input_ids=x).logits
+    torch.testing.assert_close(logits(kept, x), expected, rtol=0, atol=1e-5)
+    record = json.loads((folder / text_part.RECORD).read_text())
+    assert record["taken_from"] == "MllamaForConditionalGeneration"
+    remove_blocks(kept, [2])
+    assert numel(kept) == count_params(kept.config)
