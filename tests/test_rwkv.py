@@ -8,7 +8,8 @@ positions in place at its first forward in eval mode) undone before blocks are r
 before weights are saved, each shown to matter; the depth methods' scoring without blocks
 equal to the pruned model's; the hf backend's tokens equal to transformers' generate; the state
 bytes; the refusals (width methods, surgery, the compiled decoder, hf_static; at the start the
-compiled and hf_static backends and +lora). tests/test_families.py runs the shared per-family
+compiled and hf_static backends and +lora; another attention_hidden_size, which transformers
+cannot decode). tests/test_families.py runs the shared per-family
 tests on it too."""
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench import benchmark as bench
 from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.benchmark.floors import kv_cache_bytes
-from prunebench.checkpoint.param_count import config_from_dict, count_params, refuse_moe
+from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
+                                               count_params, refuse_moe)
 from prunebench.methods import surgery
 from prunebench.methods.depth import calibration_nll, without_blocks
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
@@ -65,9 +67,11 @@ def model_of(config=None, seed: int = 0):
 def test_counts_equal_transformers_parameters(over):
     """Another attention width and MLP width, tied or not: the closed form and config_from_dict
     of the config.json values (with attention_hidden_size and intermediate_size, and where
-    unset without them: hidden_size and 4 x hidden_size) equal model.parameters()."""
+    unset without them: hidden_size and 4 x hidden_size) equal transformers' model's
+    parameters (its own class: prunebench refuses to build another attention width, below)."""
     config = small(**over)
-    assert numel(build_model(config, device="meta")) == count_params(config)
+    with torch.device("meta"):
+        assert numel(RwkvForCausalLM(config)) == count_params(config)
     values = json.loads(config.to_json_string())
     assert count_params(config_from_dict(values)) == count_params(config)
     bare = {k: v for k, v in values.items() if k not in ("attention_hidden_size",
@@ -254,6 +258,26 @@ def test_the_state_a_step_reads_is_what_transformers_keeps(dtype):
 
 
 # --------------------------------------------------------------------------- refusals
+
+@pytest.mark.parametrize("width", [16, 48])
+def test_another_attention_width_is_refused_as_transformers_cannot_decode_it(width, tmp_path):
+    """attention_hidden_size other than hidden_size: transformers builds the model (counted
+    right, above) and runs it without a cache, but RwkvModel keeps the WKV state hidden_size
+    wide, so a cached forward stops on the shapes; refused when config.json is read and when
+    a model is built, naming the key (hidden_size itself, or none, is taken)."""
+    config = small(attention_hidden_size=width)
+    theirs = RwkvForCausalLM(config).eval()
+    assert theirs(input_ids=ids(1, 4), use_cache=False).logits.shape == (1, 4, VOCAB)
+    with pytest.raises(RuntimeError, match="size of tensor"):
+        theirs(input_ids=ids(1, 4), use_cache=True)
+    what = f"attention_hidden_size={width} for an RWKV model of hidden_size=32"
+    with pytest.raises(PrunebenchError, match=what):
+        build_model(config, device="meta")
+    config.save_pretrained(tmp_path / "m")
+    with pytest.raises(PrunebenchError, match=what):
+        checked_config_json(tmp_path / "m")
+    build_model(small(attention_hidden_size=32), device="meta")
+
 
 def test_width_methods_and_the_compiled_backend_refuse_it():
     """Refused naming what runs it: depth methods and the hf backend at batch size 1 (never

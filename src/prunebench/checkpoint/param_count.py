@@ -3181,6 +3181,25 @@ def rwkv_attention_width(config) -> int:
     return config.attention_hidden_size or config.hidden_size
 
 
+def rwkv_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of an RWKV config transformers builds but cannot run as a cached language model,
+    with what to do; None where it can (and for other families): an attention_hidden_size
+    other than hidden_size (RwkvSelfAttention's WKV recurrence is that wide, but RwkvModel
+    makes the state it keeps for it hidden_size wide: its first cached forward, and so generate,
+    stops on the shapes, 5.17 and 5.25 alike; every published RWKV-4 gives none, or
+    hidden_size)."""
+    if values.get("model_type") != "rwkv":
+        return None
+    hidden = values.get("hidden_size", CONFIG_DEFAULTS["rwkv"]["hidden_size"])
+    width = values.get("attention_hidden_size")
+    if width is None or width == hidden:
+        return None
+    return (f"gives attention_hidden_size={width} for an RWKV model of hidden_size={hidden}: "
+            "transformers' RwkvModel keeps each block's WKV state hidden_size wide, so its "
+            "cached forward (and generate) stops on the shapes with a time mixing of another "
+            "width. Re-download the model: every published RWKV-4 gives none, or hidden_size")
+
+
 def rwkv_mlp_width(config) -> int:
     """RWKV's intermediate_size, 4 x hidden_size where null (RwkvConfig sets it so)."""
     return config.intermediate_size or 4 * config.hidden_size
@@ -6485,7 +6504,7 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               xlstm_unbuilt, inkling_unbuilt, zaya_unbuilt,
               cohere_compass_unbuilt,
               deepseek_v4_unbuilt,
-              beam_unbuilt)
+              beam_unbuilt, rwkv_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
