@@ -14,7 +14,8 @@ transformers' meta model, from config.json alone (its published keys too) and on
 hand; depth pruning equal to transformers' model of the kept blocks (layer_types,
 mlp_layer_types and local_layer_ids renumbered); a depth-pruned reload decoded by hf /
 hf_static as transformers' generate (the short convolutions' cache entries renumbered); the
-KV-cache figure of each block's own heads; the refusals (config.json kinds, the multimodal
+KV-cache figure of each block's own heads, and the bytes a step reads (its short convolutions'
+float32 states too) equal to what transformers' cache holds; the refusals (config.json kinds, the multimodal
 wrapper, whose recipe in the refusal computes the whole model's logits on text).
 tests/test_families.py runs the shared per-family tests on it."""
 
@@ -193,6 +194,32 @@ def test_the_kv_cache_figure_is_each_blocks_own_heads(dense):
     keys and values a position, float32."""
     assert kv_bytes_of(dense.config, layer_shapes(dense.config), 4) == (
         2 * (2 * 2 * 16) + 2 * (2 * 1 * 32)) * 4
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_state_a_step_reads_is_what_transformers_cache_holds(dense, dtype):
+    """kv_cache_bytes after a prefill and a decode step, within the 8-token window and past
+    it, and with block 1 removed: each block's keys and values of its own heads (a windowed
+    block's window - 1 positions transformers keeps beside the step's own) and its four short
+    convolutions' states (4 taps of 2 x 32 key / value channels and 2 x 64 hidden ones), float32
+    in any dtype: the tensors transformers' cache holds (its conv states left out, it would
+    not)."""
+    from prunebench.benchmark.floors import kv_cache_bytes
+    from prunebench.modeling import cast_floating
+    from test_qwen3_next import cache_bytes
+
+    for drop in ([], [1]):
+        model = cast_floating(remove_blocks(copy.deepcopy(dense), drop), dtype)
+        for length in (6, 12):
+            with torch.no_grad():
+                cache = model(ids(1, length - 1), use_cache=True).past_key_values
+                cache = model(ids(1, 1), past_key_values=cache, use_cache=True).past_key_values
+            convs = [state for layer in cache.layers for state in layer.conv_states.values()]
+            assert len(convs) == 4 * model.config.num_hidden_layers
+            assert {state.dtype for state in convs} == {torch.float32}
+            windowed = model.config.layer_types.count("hybrid_sliding") if length > 8 else 0
+            step = windowed * 2 * 32 * dtype.itemsize  # (the step's own key and value)
+            assert kv_cache_bytes(model.config, 1, length, dtype) == cache_bytes(cache) + step
 
 
 # ------------------------------------------------------------------------ depth pruning

@@ -18,7 +18,8 @@ from prunebench.benchmark.timing import UNCACHED_DECODE_NOTE
 from prunebench.checkpoint.param_count import (active_experts, altup_projection_params,
                                                attention_expert_params,
                                                expert_param_count, family,
-                                               hyper_head_params, indexer_key_values, is_moe,
+                                               hyper_head_params, indexer_key_values,
+                                               inkling_conv_state, is_moe,
                                                latent_cache_widths, linear_attention_state,
                                                lm_head_bias_params, lm_head_rows,
                                                norm_params, num_experts,
@@ -185,6 +186,8 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
         # (MiniMax's lightning attention keeps its state in the model's dtype)
         recurrent_size = _element_size(dtype) if state_in_model_dtype(config) else 4
         state = sum(linear) * batch * (conv * _element_size(dtype) + recurrent * recurrent_size)
+    # (Inkling's short convolutions' states beside every block's keys and values, float32)
+    state += batch * inkling_conv_state(config) * 4
     if family(config).latent_attention:  # (Kimi Linear's KDA blocks: their state beside)
         shapes = layer_shapes(config)
         # (Dots 3 Note's blocks: each its own latent's width, its sliding ones over their window)

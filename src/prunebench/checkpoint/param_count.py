@@ -3855,6 +3855,18 @@ def inkling_block_params(config, shape: dict[str, Any]) -> int:
     return attn + own + mlp
 
 
+def inkling_conv_state(config) -> int:
+    """The values one sequence's Inkling cache keeps beside its keys and values, whatever its
+    length, summed over the blocks (0 for other families): the states of each block's four
+    short convolutions (k_sconv and v_sconv over its own KV heads x head_dim, attn_sconv and
+    mlp_sconv over hidden_size), the last conv_kernel_size inputs of each channel, float32 in
+    any dtype (transformers keeps the convolutions in float32 and runs them so)."""
+    if getattr(config, "model_type", None) != "inkling_text":
+        return 0
+    return sum(2 * (s["num_key_value_heads"] * s["head_dim"] + config.hidden_size)
+               for s in layer_shapes(config)) * config.conv_kernel_size
+
+
 def inkling_unbuilt(values: dict[str, Any]) -> str | None:
     """What of an Inkling config.json transformers does not build as it says, with what to
     do; None where nothing (and for other families): block kinds other than "hybrid" /
