@@ -42,7 +42,8 @@ from test_deepseek import ids, logits, numel, random_model
 from test_exaone_internlm3 import check_refused_below_its_release, write
 from test_families import VOCAB
 from test_granitemoehybrid import check_width_and_compiled_refused
-from test_qwen3_next import check_a_depth_pruned_reload_decodes_as_transformers, check_cache_bytes
+from test_qwen3_next import (cache_bytes, check_a_depth_pruned_reload_decodes_as_transformers,
+                             check_cache_bytes)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -256,6 +257,29 @@ def test_the_cache_a_step_reads_is_what_transformers_cache_holds(dtype):
     over prompts within the window (past it, transformers' sliding layer keeps window - 1
     positions, which a step reads with its own: kv_cache_bytes counts the window)."""
     check_cache_bytes(random_model(small(sliding_window=16)).to(dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_past_the_window_a_step_reads_the_window_its_own_position_and_the_states(model, dtype):
+    """After a prefill past the 4-token window and a decode step (10 positions), and with
+    block 0 removed: kv_cache_bytes is what transformers' cache holds (the Gated DeltaNets'
+    states, the global block's 10 positions, each windowed block's window - 1) and each
+    windowed block's step's own key and value (2 KV heads of 8), which the step reads
+    beside them: the window is the figure's, not the length (counted over the length, it
+    would exceed the cache by the 5 positions per windowed block the cache let go)."""
+    from prunebench.benchmark.floors import kv_cache_bytes
+
+    for drop in ([], [0]):
+        pruned = remove_blocks(copy.deepcopy(model), drop).to(dtype)
+        with torch.no_grad():
+            cache = pruned(input_ids=ids(1, 9), use_cache=True).past_key_values
+            cache = pruned(input_ids=ids(1, 1), past_key_values=cache,
+                           use_cache=True).past_key_values
+        windowed = pruned.config.layer_types.count(SLIDING)
+        assert [layer.keys.shape[-2] for layer, kind in zip(cache.layers, pruned.config.layer_types)
+                if kind == SLIDING] == [3] * windowed
+        step = windowed * 2 * 2 * 8 * dtype.itemsize
+        assert kv_cache_bytes(pruned.config, 1, 10, dtype) == cache_bytes(cache) + step
 
 
 # --------------------------------------------------------------------------- refusals
