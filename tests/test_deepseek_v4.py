@@ -296,6 +296,75 @@ def test_lora_is_refused_at_the_start(tmp_path):
                for p in moe_problems(config))
 
 
+# ---------------------------------------------------------------------- the cache figure
+
+def held_bytes(cache) -> int:
+    """The bytes DeepSeek-V4's cache layers hold: each block's window (a compressor's block's
+    keys and values one tensor, counted once) and its compressors' buffered positions and
+    gates, compressed entries and overlaps."""
+    tensors = {}
+    for layer in cache.layers:
+        held = [layer.keys, layer.values]
+        for name in ("buffer_kv", "buffer_gate", "compressed_kv", "overlap_kv", "overlap_gate"):
+            held += (getattr(layer, name, None) or {}).values()
+        tensors.update((t.data_ptr(), t) for t in held if isinstance(t, torch.Tensor))
+    return sum(t.nbytes for t in tensors.values())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_cache_a_step_reads_is_what_transformers_cache_holds(dense, dtype):
+    """kv_cache_bytes after a prefill and a decode step, within the 4-token window (2, 3
+    positions: before CSA's first entry, then with it) and past it (9, 14), also with a CSA
+    block removed: the tensors DeepSeek-V4's cache layers hold (the sliding block's keys and
+    values, each compressor block's one K = V window, the compressors' entries, open windows
+    and CSA's overlap, its gates float32 in bfloat16), beside, past the window, each block's
+    step's own position (1 head of 16, keys and values apart in the sliding block) that the
+    window - 1 positions kept are read with. (The figure of one KV head's keys and values a
+    block and position, as before, was under the cache at 2 positions, over it past the
+    window.)"""
+    from prunebench.benchmark.floors import kv_cache_bytes
+
+    for drop in ([], [1]):
+        model = cast_floating(remove_blocks(copy.deepcopy(dense), drop), dtype)
+        kinds = model.config.layer_types
+        for length in (2, 3, 9, 14):
+            with torch.no_grad():
+                cache = model(input_ids=ids(1, length - 1), use_cache=True).past_key_values
+                cache = model(input_ids=ids(1, 1), past_key_values=cache,
+                              use_cache=True).past_key_values
+            step = 0 if length <= 4 else (len(kinds) + kinds.count(KINDS[0])) * 16
+            assert kv_cache_bytes(model.config, 1, length, dtype) == (
+                held_bytes(cache) + step * dtype.itemsize)
+
+
+def test_a_token_adds_its_compressed_entries_past_the_window(dense):
+    """`prunebench plan`'s bytes a token adds (kv_bytes_of): past the window, each CSA block an
+    entry of 16 + 8 every 2 positions, the HCA block one of 16 every 4, the sliding block
+    none: (2 x 24 / 2 + 16 / 4) x 4 bytes, what transformers' cache grows by over 4 tokens
+    (the rates' common multiple) a token; a plan removing blocks of one kind counts as many
+    tokens' entries fewer, and none where the blocks removed are of several kinds (the
+    criterion decides which)."""
+    from prunebench.checkpoint.param_count import kv_bytes_of, kv_bytes_per_token, layer_shapes
+    from prunebench.methods.sizing import plan_blocks
+
+    config = dense.config
+    assert kv_bytes_of(config, layer_shapes(config), 4) == (2 * 24 / 2 + 16 / 4) * 4 == 112
+    grown = []
+    for length in (14, 18):
+        with torch.no_grad():
+            grown.append(held_bytes(dense(input_ids=ids(1, length),
+                                          use_cache=True).past_key_values))
+    assert grown[1] - grown[0] == 4 * 112
+    plan = plan_blocks(config, count_params(config) * 3 // 4, 0, 0)
+    assert plan["blocks_removed"] > 0 and plan["kv_heads_kept"] is None
+    csa = config_from_dict({**tiny_values(), "compress_ratios": [4] * 4})
+    plan = plan_blocks(csa, count_params(csa) * 3 // 4, 0, 0)
+    kept = plan["blocks_after"]
+    assert plan["kv_heads_kept"] == kept < 4
+    assert kv_bytes_per_token(csa, kept, 4) == kept * 24 / 2 * 4 == kv_bytes_of(
+        csa, layer_shapes(csa)[:kept], 4)
+
+
 # --------------------------------------------------------------------------- refusals
 
 @pytest.mark.parametrize("change, match", [

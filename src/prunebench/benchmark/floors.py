@@ -17,6 +17,7 @@ from prunebench import PrunebenchError
 from prunebench.benchmark.timing import UNCACHED_DECODE_NOTE
 from prunebench.checkpoint.param_count import (active_experts, altup_projection_params,
                                                attention_expert_params,
+                                               deepseek_v4_compressed,
                                                expert_param_count, family,
                                                hyper_head_params, indexer_key_values,
                                                inkling_conv_state, is_moe,
@@ -180,6 +181,8 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     (a recurrent state in float32); MiniMax's lightning attention blocks a key x value matrix
     a head in the model's dtype, no conv state. MiniMax-M3's indexers (beside GQA) cache a key
     of index_head_dim a position in each block that holds one."""
+    if getattr(config, "model_type", None) == "deepseek_v4":
+        return batch * deepseek_v4_cache_bytes(config, seq_len, dtype)
     state = 0
     if any(linear := state_blocks(config)):  # (every Falcon-H1 block beside its keys, values)
         conv, recurrent = linear_attention_state(config)
@@ -214,6 +217,33 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     # (MiniMax-M3's indexers: a key of index_head_dim a position in each sparse block)
     values += seq_len * indexer_key_values(config)
     return batch * values * _element_size(dtype) + state
+
+
+def deepseek_v4_cache_bytes(config, seq_len: int, dtype: str | torch.dtype) -> int:
+    """Bytes of one sequence's DeepSeek-V4 cache a step attending to `seq_len` positions reads,
+    as DeepseekV4HCACache / DeepseekV4CSACache hold them. Every block: its one key-value head
+    over its window (keys and values apart in a sliding block's DynamicSlidingWindowLayer, one
+    tensor read as both in a compressor's). A compressor's block beside it
+    (`deepseek_v4_compressed`): a compressed entry every rate positions, which the attention
+    (and CSA's indexer, its keys) reads whole; the positions of the window not yet closed,
+    their projections and gates (HCA's head_dim each, CSA's twice as wide for the compressor
+    and for its indexer); CSA's overlap, the last closed window's first halves of both, its
+    gates float32 in half precision (added to position_bias, which transformers keeps float32)."""
+    size = _element_size(dtype)
+    gate = 4 if resolve_dtype(dtype) in (torch.float16, torch.bfloat16) else size
+    total = 0
+    for shape in layer_shapes(config):
+        kind = shape["compressor"]
+        rate, width = deepseek_v4_compressed(config, kind)
+        window = min(seq_len, config.sliding_window) * config.head_dim
+        total += (2 * window if kind == "sliding_attention" else window) * size
+        if not width:
+            continue
+        buffered = seq_len % rate * (2 if kind == "heavily_compressed_attention" else 4)
+        total += (seq_len // rate + buffered) * width * size
+        if kind == "compressed_sparse_attention" and seq_len >= rate:
+            total += rate * width * (size + gate)
+    return total
 
 
 def decode_floor_s(config, batch: int, seq_len: int, dtype: str | torch.dtype,

@@ -3962,6 +3962,31 @@ def deepseek_v4_block_params(config, shape: dict[str, Any]) -> int:
     return attn + mlp + 2 * d + 2 * hyper_connection_params(config)
 
 
+def deepseek_v4_compressed(config, kind: str) -> tuple[int, int]:
+    """(compress rate, values of one compressed entry) of a DeepSeek-V4 block of attention
+    `kind`: an HCA block's cache gains an entry of head_dim every rate positions, a CSA block's
+    one of head_dim and its indexer's key of index_head_dim (DeepseekV4HCACache /
+    DeepseekV4CSACache's compressed_kv); a sliding block none ((1, 0)). Beyond these, each
+    block's cache is bounded: its window (`sliding_window` positions) and, for a compressor,
+    the positions of a window not yet closed and CSA's overlap (`floors.kv_cache_bytes`)."""
+    if kind == "heavily_compressed_attention":
+        return config.compress_rates[kind], config.head_dim
+    if kind == "compressed_sparse_attention":
+        return config.compress_rates[kind], config.head_dim + config.index_head_dim
+    return 1, 0
+
+
+def deepseek_v4_token_bytes(config, kinds: list[str], bytes_per_value: int) -> int | float:
+    """Bytes a DeepSeek-V4 model's cache grows by per token once past its window, over blocks
+    of these attention kinds: each compressed entry's values over its rate (a fraction of a
+    byte left as it is where a rate does not divide them; none in the published shapes)."""
+    total = 0.0
+    for kind in kinds:
+        rate, width = deepseek_v4_compressed(config, kind)
+        total += width * bytes_per_value / rate
+    return int(total) if total.is_integer() else total
+
+
 def deepseek_v4_unbuilt(values: dict[str, Any]) -> str | None:
     """What of a DeepSeek-V4 config.json transformers does not build as it says, with what to
     do; None where nothing (and for other families): attention kinds other than DeepseekV4Config's
@@ -8774,6 +8799,10 @@ def kv_bytes_of(config, shapes: list[dict[str, Any]], bytes_per_value: int = 2) 
     keys and values of its own head_dim (none in a block that reuses another's); for a
     Dots 3 Note model, each block's own latent and rotated key (`latent_block_shapes`) and an
     indexer key in each indexed block."""
+    if getattr(config, "model_type", None) == "deepseek_v4":  # (by each block's compressor)
+        return deepseek_v4_token_bytes(config, [s["compressor"] for s in shapes
+                                                if s["num_attention_heads"] > 0],
+                                       bytes_per_value)
     if any("latent" in s for s in shapes):  # (Dots 3 Note's: each block's own latent, below)
         return sum(s["latent"]["kv_lora_rank"] + s["latent"]["qk_rope_head_dim"]
                    + (indexer_key_width(config) if s.get("indexer", True) else 0)
@@ -8794,6 +8823,11 @@ def kv_bytes_per_token(config: LlamaConfig, kv_heads: int, bytes_per_value: int 
     each of the `kv_heads` blocks where every block holds one (DeepSeek-V3.2's; a depth prune's
     kept blocks), else in the blocks `indexer_blocks` names (`sizing.plan_blocks` leaves a
     depth prune's KV bytes to the criterion there: it removes "full" or "shared" blocks)."""
+    if getattr(config, "model_type", None) == "deepseek_v4":
+        # one key-value head a block; `sizing.plan_blocks` asks only where every block's
+        # attention is of one kind (`deepseek_v4_token_bytes`: its compressed entries)
+        return deepseek_v4_token_bytes(config, config.layer_types[:1] * kv_heads,
+                                       bytes_per_value)
     if family(config).latent_attention:
         blocks = kv_heads // config.num_key_value_heads
         width = config.kv_lora_rank + config.qk_rope_head_dim

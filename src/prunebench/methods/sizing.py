@@ -425,11 +425,14 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
     # times one head_dim), nor in a GLM-MoE-DSA model whose "shared" blocks cache no indexer
     # key (`indexer_blocks`: the blocks removed may hold one or not; param_count's
     # kv_bytes_per_token counts one in every kept block where every block holds one), nor in
-    # a Dots 3 Note model whose blocks' latents differ in width (`latent_block_shapes`).
+    # a Dots 3 Note model whose blocks' latents differ in width (`latent_block_shapes`), nor
+    # in a DeepSeek-V4 model whose blocks' compressors differ (a sliding block caches no
+    # entry a token, a CSA block more than an HCA one: `deepseek_v4_compressed`).
     removable_kv = {kv_head_count([shapes[b]]) for b in removable}
     same = (len(removable_kv) == 1 and not family(config).per_layer_blocks
             and len({shape.get("indexer", True) for shape in shapes}) == 1
-            and len({str(shape.get("latent")) for shape in shapes}) == 1)
+            and len({str(shape.get("latent")) for shape in shapes}) == 1
+            and len({shape.get("compressor") for shape in shapes}) == 1)
     return {"blocks_removed": k, "blocks_after": config.num_hidden_layers - k,
             "params_after": count_params(config) - sum(block_param_count(config, shapes[b])
                                                        for b in removed),
