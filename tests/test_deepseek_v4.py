@@ -126,6 +126,30 @@ def test_the_published_shape_by_its_class_defaults_is_counted():
     assert count_params(config_from_dict({"model_type": NAME})) == reference
 
 
+def test_one_key_value_head_a_block_whatever_config_json_says():
+    """DeepseekV4Config keeps a config.json's num_key_value_heads (3 here), which its attention
+    never reads (one kv_proj of head_dim); config_from_dict keeps it too, and `kv_heads`, the
+    one place that says a block's KV heads, gives each block one: the shapes, counts and
+    cache figures of both configs are those of the config giving 1."""
+    needs()
+    from prunebench.benchmark.floors import kv_cache_bytes
+    from prunebench.checkpoint.param_count import kv_bytes_of, layer_shapes
+
+    values = {**tiny_values(), "num_attention_heads": 6, "num_key_value_heads": 3}
+    config = config_class(NAME)(**{k: v for k, v in values.items() if k != "model_type"})
+    assert config.num_key_value_heads == 3
+    with torch.device("meta"):
+        attention = param_count_model(config).model.layers[0].self_attn
+    assert attention.kv_proj.out_features == 16
+    one = config_from_dict({**values, "num_key_value_heads": 1})
+    for each in (config, config_from_dict(values)):
+        assert [s["num_key_value_heads"] for s in layer_shapes(each)] == [1] * 4
+        assert count_params(each) == count_params(one)
+        assert kv_bytes_of(each, layer_shapes(each), 2) == kv_bytes_of(one, layer_shapes(one), 2)
+        assert kv_cache_bytes(each, 1, 9, torch.float32) == kv_cache_bytes(one, 1, 9,
+                                                                           torch.float32)
+
+
 def test_the_blocks_pieces_are_counted_by_hand_and_the_streams_held_in_float32():
     """One hyper-connection: fn (2 + 2) x 2 rows over the 2 streams' 2 x 32 values, base 8,
     scale 3; hc_head: 2 x 64, 2 and 1; the HCA block's compressor kv_proj and gate_proj

@@ -3902,7 +3902,8 @@ def deepseek_v4_values(values: dict[str, Any]) -> dict[str, Any]:
     5.25): compress_rates (CSA 4, HCA 128, or compress_rate_csa / compress_rate_hca), layer_types
     (or from compress_ratios; two HCA blocks then CSA and HCA in turn where neither is given),
     mlp_layer_types (num_hash_layers "hash_moe" blocks first, 3 where not given, then "moe"),
-    both cut to num_hidden_layers; one key-value head whatever num_key_value_heads says."""
+    both cut to num_hidden_layers (num_key_value_heads kept as given, as the class keeps it:
+    its attention builds one head whatever it says, which `kv_heads` gives every reader)."""
     values = dict(values)
     n = values["num_hidden_layers"]
     rates = dict(values.get("compress_rates") or {"compressed_sparse_attention": 4,
@@ -3926,7 +3927,6 @@ def deepseek_v4_values(values: dict[str, Any]) -> dict[str, Any]:
         hashed = 3 if hashed is None else hashed
         mlps = ["hash_moe"] * min(n, hashed) + ["moe"] * max(0, n - hashed)
     values["mlp_layer_types"] = list(mlps)[:n]
-    values["num_key_value_heads"] = 1
     return values
 
 
@@ -8573,7 +8573,9 @@ def kv_heads(config) -> int:
         # (5.17's FalconConfig has no key; GPTBigCodeConfig's follows multi_query)
         return falcon_kv_heads(config)
     if getattr(config, "model_type", None) == "deepseek_v4":
-        return 1  # (DeepseekV4Attention's one key-value head, whatever the config holds)
+        # DeepseekV4Attention's one key-value head, whatever num_key_value_heads holds (the
+        # class keeps a config.json's value, so config_from_dict does too: this one place)
+        return 1
     # (DBRX's attn_config.kv_n_heads)
     return config_value(config, "num_key_value_heads") or config.num_attention_heads
 
