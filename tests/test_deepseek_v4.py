@@ -11,7 +11,9 @@ block's hyper-connections and collapsed by hc_head; experts routed by top k or b
 transformers' meta models and by hand, config.json read without a class; depth pruning equal to
 transformers' model of the kept blocks (layer_types, mlp_layer_types and the attentions' cache
 indices renumbered, each shown to matter); a depth-pruned reload decoded by hf as transformers'
-generate, hf_static refused (transformers' static generate fails); the config.json refusals.
+generate, hf_static refused (transformers' static generate fails); the cache figures equal to
+what its cache layers hold and grow by (one key-value head a block, whatever config.json says);
+the config.json refusals.
 tests/test_families.py runs the shared per-family tests on it."""
 
 from __future__ import annotations
