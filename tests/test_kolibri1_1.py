@@ -37,11 +37,12 @@ import transformers
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, broken_reads,
                                                config_from_dict, count_params,
-                                               depth_kept_blocks, layer_shapes,
+                                               depth_kept_blocks, kolibri1_1_sources,
+                                               layer_shapes,
                                                transformers_release_problem)
 from prunebench.methods import depth, depth_angular, depth_mag, depth_taylor, shortgpt, sleb
 from prunebench.methods.sizing import (depth_removable, kind_keeping_choice, may_remove,
-                                       plan_blocks, with_readers)
+                                       plan_blocks, readers_choice, with_readers)
 from prunebench.modeling import remove_blocks
 from test_afmoe_laguna_mellum import check_published_import
 from test_exaone_internlm3 import check_refused_below_its_release
@@ -260,25 +261,6 @@ def test_a_source_a_kept_block_reads_is_refused_and_kept_from_the_plan():
             **TWO_SOURCES, "index_layers": [0, 1, 2], "kv_source_layers": [0, 1, 2, 1]}), 1, 1)
 
 
-def test_the_one_shot_choice_frees_a_source_once_its_readers_have_gone():
-    """For every ranking of the four blocks and every k: the choice removes k blocks that may
-    go (each kept reader keeps its sources), each the first in the ranking that may go beside
-    those before it. Ranked first, the sources wait for their readers."""
-    needs()
-    config = family_model("kolibri1_1", **TWO_SOURCES).config
-    for ranking in itertools.permutations(range(4)):
-        for k in range(1, 5):
-            removed, passed_over = kind_keeping_choice(config, ranking, k)
-            assert len(set(removed)) == k and may_remove(config, removed)
-            taken: list[int] = []
-            for _ in range(k):
-                taken.append(next(b for b in ranking if b not in taken
-                                  and may_remove(config, [*taken, b])))
-            assert set(removed) == set(taken) and not set(removed) & set(passed_over)
-    assert kind_keeping_choice(config, [0, 2, 1, 3], 2) == ([1, 3], [0, 2])
-    assert kind_keeping_choice(config, [0, 2, 1, 3], 3) == ([0, 1, 3], [2])
-
-
 class AdditiveLosses:
     """Losses as SLEB reads them: 1 plus each removed block's cost; asked only for removals
     that may go (no model runs without a read block alone)."""
@@ -333,9 +315,12 @@ def test_every_depth_criterion_removes_a_source_only_with_its_readers(criterion,
     logits(model, ids(2, 12))
 
 
-def test_sources_forced_lowest_wait_for_their_readers_in_a_one_shot_prune():
-    """prune_one_shot with the sources scored least important, two blocks to go: their readers
-    go, the sources are passed over and reported so."""
+def test_a_one_shot_prune_removes_the_least_sum_a_source_with_its_readers():
+    """prune_one_shot with the sources scored least important, two blocks to go: source 2
+    with its one reader 3 (scores 1 + 4) goes rather than the readers 1 and 3 (3 + 4) that the
+    greedy choice by ranking took (kind_keeping_choice: a source only once its readers have
+    gone); source 0 (with 1 and 3: three blocks) and the plain readers ranked before 3 are
+    reported kept, and no cut is reported (not the two least-scored blocks)."""
     needs()
     model = family_model("kolibri1_1", **TWO_SOURCES)
     shapes = layer_shapes(model.config)
@@ -343,8 +328,38 @@ def test_sources_forced_lowest_wait_for_their_readers_in_a_one_shot_prune():
         (block_param_count(model.config, s) for s in shapes), reverse=True)[:2])
     report = depth.prune_one_shot(model, target, {"protect_first": 0, "protect_last": 0},
                                   "test", lambda: ([0.0, 3.0, 1.0, 4.0], {}))
-    assert report["removed_blocks"] == [1, 3] and report["kept_for_kind"] == [0, 2]
-    assert model.config.index_layers == [0, 1]
+    assert report["removed_blocks"] == [2, 3] and report["kept_for_kind"] == [0, 1]
+    assert report["cut"] is None and model.config.index_layers == [0]
+
+
+# Six indexed blocks, three sources, one reading another: indexer 0 (its keys read by 1, 2
+# and 5, its pool by 1), indexer 2 (its pool read by 3, 4, 5) and block 3 (its keys read by
+# 4). Block 0 goes only with every block, 2 with 3, 4 and 5, 3 with 4.
+CHAINED = dict(num_hidden_layers=6, layer_types=[IX] * 6, index_layers=[0, 2],
+               kv_source_layers=[0, 0, 0, 3, 3, 0])
+
+
+@pytest.mark.parametrize("layout", [TWO_SOURCES, CHAINED])
+def test_the_one_shot_choice_is_the_least_sum_of_scores_that_may_go(layout):
+    """Without a class (any release): for every order of distinct scores and every k, the
+    choice (sizing.readers_choice) is the removal of k blocks of least total score among all
+    those that keep every kept reader's sources (every subset tried; ties: the lower block
+    numbers), and where the greedy choice by ranking keeps a cheaper source it removes less
+    (each layout has such orders: the test would fail with the greedy rule)."""
+    config = config_from_dict(tiny_json(**{"num_hidden_layers": 4, **layout}))
+    n = config.num_hidden_layers
+    assert kolibri1_1_sources(config) and depth_removable(config, 0, 0) == list(range(n))
+    worse = 0
+    for scores in itertools.permutations(range(n)):
+        ranking = sorted(range(n), key=lambda b: scores[b])
+        for k in range(1, n + 1):
+            best = min((sum(scores[b] for b in removed), list(removed))
+                       for removed in itertools.combinations(range(n), k)
+                       if may_remove(config, removed))
+            assert readers_choice(config, range(n), [float(s) for s in scores], k) == best[1]
+            greedy, _ = kind_keeping_choice(config, ranking, k)
+            worse += sum(scores[b] for b in greedy) > best[0]
+    assert worse
 
 
 @pytest.mark.parametrize("left_out", [[0], [2], [3], [0, 2], [2, 3], [0, 2, 3], [1, 3]])

@@ -29,7 +29,8 @@ from torch import nn
 from prunebench import PrunebenchError
 from prunebench.methods import registry, sizing
 from prunebench.checkpoint.device_map import main_device
-from prunebench.checkpoint.param_count import depth_kept_blocks, depth_needed_kinds, family
+from prunebench.checkpoint.param_count import (depth_kept_blocks, depth_needed_kinds, family,
+                                               kolibri1_1_sources)
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 # Sized from the config alone in the torch-free methods.sizing; named here too, where the depth
 # methods and their callers find them.
@@ -195,13 +196,18 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
         chosen, passed_over = sizing.whole_period_choice(model.config, removable, ranked, k), []
     elif model.config.model_type == "zamba2":  # (hybrid blocks in whole cycles)
         chosen, passed_over = sizing.zamba2_choice(model.config, removable, ranked, k), []
+    elif kolibri1_1_sources(model.config):  # (a source only with all its readers: exact)
+        chosen = sizing.readers_choice(model.config, removable, ranked, k)
+        last = max(ranking.index(b) for b in chosen)
+        passed_over = [b for b in ranking[:last] if b not in chosen]
     else:
         chosen, passed_over = kind_keeping_choice(model.config, ranking, k)
     removed = sorted(chosen)
     if passed_over:
         log.info("%s: blocks %s kept though they rank among the least important: each is "
-                 "among the last blocks of a kind the model needs (%s) or read by a block kept "
-                 "(sizing.may_remove)", criterion, passed_over,
+                 "among the last blocks of a kind the model needs (%s), or read by a block kept "
+                 "(sizing.may_remove), or kept for a removal of a smaller sum of scores that "
+                 "takes a source with its readers (sizing.readers_choice)", criterion, passed_over,
                  ", ".join(name for name, _, _ in depth_needed_kinds(model.config)) or "none")
     overflowed = [b for b in removable if not math.isfinite(scores[b])]
     if any(b in overflowed for b in removed):
@@ -216,9 +222,10 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
                     "they rank as the most important, so none is removed", criterion, overflowed,
                     [scores[b] for b in overflowed])
     # (a Jamba prune's runs of blocks have no one last block removed and first kept: none;
-    # nor a Zamba2 prune's other than the k least-scored blocks, its cycles taken whole)
+    # nor a Zamba2 or Kolibri-1.1 prune's other than the k least-scored blocks, its cycles or
+    # sources with their readers taken whole by the least sum)
     cut = (None if model.config.model_type == "jamba" or (
-        model.config.model_type == "zamba2" and set(chosen) != set(ranking[:k]))
+        model.config.model_type in ("zamba2", "kolibri1_1") and set(chosen) != set(ranking[:k]))
            else cut_margin([b for b in ranking if b not in passed_over], ranked, k))
     if cut is not None and cut["relative_gap"] < NEAR_TIE:
         log.warning("%s: a near tie decides the last block removed: block %d (score %.6g) is "

@@ -24,7 +24,7 @@ from prunebench.checkpoint.param_count import (block_param_count, broken_reads,
                                                depth_needed_least,
                                                family, head_dim, jamba_period,
                                                head_shards, heads_removable, kv_heads,
-                                               kv_head_count,
+                                               kv_head_count, kolibri1_1_sources,
                                                layer_shapes, mlp_bias, o_bias, refuse_moe,
                                                zamba2_hybrid_ids, zamba2_shifted)
 from prunebench.methods import registry
@@ -180,6 +180,40 @@ def zamba2_choice(config, removable: Sequence[int], scores: Sequence[float],
             f"no removal of {k} of the removable blocks {list(removable)} of this Zamba2 model "
             "keeps its hybrid blocks in whole cycles and one of them: choose a larger target")
     return min(options)[2]
+
+
+def readers_choice(config, removable: Sequence[int], scores: Sequence[float],
+                   k: int) -> list[int]:
+    """The k blocks a one-shot criterion removes from a Kolibri-1.1 model, whose sources go
+    only with all their readers (param_count.broken_reads): of the removals of k of the
+    `removable` blocks that may go (`may_remove`), the one whose scores (lower: less
+    important) sum least (ties: the lower block numbers). Exact, by trying each set of
+    removable sources closed under reading (a source's sources among its readers' go with it:
+    the published layout's three sources make at most eight): with it go their readers
+    (`with_readers`), and the least-scored blocks no block reads fill up to k (any of them may
+    go alone). A greedy choice by ranking (`kind_keeping_choice`) can keep a cheaper source
+    whose readers rank high for a dearer block."""
+    free = set(removable)
+    sources = sorted({source for _, source, _ in kolibri1_1_sources(config) if source in free},
+                     reverse=True)  # (readers first: a block reads only blocks before it)
+    units = {source: with_readers(config, source) for source in sources}
+    closed: list[tuple[set[int], set[int]]] = [(set(), set())]  # (sources, all they take)
+    for source in sources:  # (its readers that are sources came before it)
+        closed += [({*taken, source}, forced | units[source]) for taken, forced in closed
+                   if units[source] & set(sources) <= {*taken, source}
+                   and len(forced | units[source]) <= k]
+    unread = sorted((b for b in free if b not in units), key=lambda b: (scores[b], b))
+    options = []
+    for _, forced in closed:
+        fill = [b for b in unread if b not in forced][:k - len(forced)]
+        removed = sorted(forced | set(fill))
+        if len(removed) == k and may_remove(config, removed):
+            options.append((sum(scores[b] for b in removed), removed))
+    if not options:  # (check_kinds_left and depth_removable refuse such a plan before scoring)
+        raise PrunebenchError(
+            f"no removal of {k} of the removable blocks {list(removable)} of this Kolibri-1.1 "
+            "model takes each source with all its readers: choose a larger target")
+    return min(options)[1]
 
 
 def one_by_one_most(config, removable: Sequence[int]) -> int:
@@ -375,13 +409,13 @@ def kind_keeping_choice(config, ranking: Sequence[int], k: int) -> tuple[list[in
     one at a time, each the first block in it that may go beside those taken (`may_remove`):
     passing over a block whose removal would leave its kind without a block (a hybrid's last
     attention block, say, modeling.remove_blocks refusing such a prune; or with one of Zamba's
-    hybrid blocks, of which two stay), or a block a kept block reads (Kolibri-1.1's sources,
-    which may go once their readers have). Returns (the blocks removed, in ranking order; those
+    hybrid blocks, of which two stay). Returns (the blocks removed, in ranking order; those
     passed over, ranked before the last removed). In a family of neither, the first k. A
     kind's block is passed over only where every other block of its kind but those kept ranks
     lower, so the kept ones are its kind's most important. check_kinds_left has made sure, when
-    the prune was planned, that k blocks can go so (and depth_removable that each source's
-    readers are removable with it)."""
+    the prune was planned, that k blocks can go so. (Kolibri-1.1's sources, which go only with
+    their readers, are chosen by the least sum instead: `readers_choice`; greedily, a source
+    ranked low would wait for its readers, and a cheaper removal be missed.)"""
     removed: list[int] = []
     while len(removed) < k:
         block = next((b for b in ranking
