@@ -264,13 +264,24 @@ def layer_hidden(output):
 
 
 def token_states(model, hidden: torch.Tensor) -> torch.Tensor:
-    """A block's input or output hidden states token by token, [batch, tokens, ...]: a Gemma 3n
-    block's are its altup_num_inputs residual streams, [streams, batch, tokens, hidden],
-    concatenated a token (the residual state the next block reads whole); other families'
-    as they are."""
-    if getattr(model.config, "model_type", None) != "gemma3n_text":
-        return hidden
-    return hidden.permute(1, 2, 0, 3).flatten(2)
+    """A block's input or output hidden states token by token, [batch, tokens, features]: a
+    Gemma 3n block's are its altup_num_inputs residual streams, [streams, batch, tokens,
+    hidden], and an HY-V4 block's its hc_mult ones, [batch, tokens, streams, hidden], each
+    concatenated a token (the residual state the next block reads whole: ShortGPT's cosine
+    and the angular distance count each token once, not once a stream); other families' as
+    they are."""
+    model_type = getattr(model.config, "model_type", None)
+    if model_type == "gemma3n_text":
+        return hidden.permute(1, 2, 0, 3).flatten(2)
+    if model_type == "hy_v4":
+        return hidden.flatten(2)
+    return hidden
+
+
+# The families whose blocks pass on several residual streams (`token_states`): their last
+# block's output is compared as it leaves the block, the final norm reading one state made of
+# them (Gemma 3n's AltUp unembedding, HY-V4's hc_head).
+STREAM_FAMILIES = ("gemma3n_text", "hy_v4")
 
 
 def cut_margin(ranking: list[int], scores: list[float], k: int) -> dict[str, Any] | None:

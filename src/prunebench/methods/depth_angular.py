@@ -56,9 +56,8 @@ def last_token_states(model, calibration: torch.Tensor, batch_size: int = 8) -> 
     ran: list = [None]
 
     def keep(position, hidden):
-        # (HY-V4's hc_mult residual streams, [batch, tokens, streams, hidden]: concatenated,
-        # the residual state a block reads whole)
-        # (Gemma 3n's AltUp streams likewise: token_states)
+        # (HY-V4's hc_mult residual streams and Gemma 3n's AltUp streams: concatenated, the
+        # residual state a block reads whole, token_states)
         hidden = token_states(model, hidden)
         current[position] = hidden[:, -1].flatten(1).detach().to("cpu", torch.float64)
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import (layer_hidden, prune_one_shot, require_calibration, scored_in,
-                                      scoring_dtype, token_states)
+                                      scoring_dtype, token_states, STREAM_FAMILIES)
 from prunebench.checkpoint.device_map import main_device
 from prunebench.modeling import final_norm
 from prunebench.projections import decoder
@@ -42,7 +42,7 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8,
     last = len(layers) - 1
     device = main_device(model)  # where inputs go, also for a dispatched model
     cos_sum = torch.zeros(len(layers), dtype=torch.float64, device=device)
-    streams = getattr(model.config, "model_type", None) == "gemma3n_text"
+    streams = getattr(model.config, "model_type", None) in STREAM_FAMILIES
     inputs: dict[int, torch.Tensor] = {}
 
     def before(i):
@@ -54,8 +54,9 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8,
         def hook(module, args, kwargs, output):
             out = layer_hidden(output)
             # (Gemma 3n: output_hidden_states gives the last block's own output, its AltUp
-            # streams, not the final norm's; compared as what the next block reads:
-            # token_states)
+            # streams, not the final norm's; HY-V4's final norm reads hc_head's one state,
+            # not comparable with the streams entering: both compared as the streams the
+            # block passes on, token_states)
             if i == last and last_block == "final_norm" and not streams:
                 out = final_norm(model)(out).to(out.device)
             # Under a device map, the input is seen before accelerate moves it to this block's
