@@ -34,12 +34,13 @@ from transformers import Zamba2Config, Zamba2ForCausalLM
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, config_from_dict,
-                                               count_params, layer_shapes, unreproduced_layout)
+                                               count_params, depth_removed_params, layer_shapes,
+                                               unreproduced_layout)
 from prunebench.checkpoint.param_count import zamba2_removal_problem
 from prunebench.methods import registry
 from prunebench.methods.depth import without_blocks
-from prunebench.methods.sizing import (check_kinds_left, largest_first, one_by_one_most,
-                                       plan_blocks, plan_sleb, may_remove, zamba2_choice)
+from prunebench.methods.sizing import (check_kinds_left, one_by_one_most,
+                                       plan_blocks, plan_depth_angular, plan_sleb, may_remove, zamba2_choice)
 from prunebench.modeling import load_model, remove_blocks, save_model
 from test_deepseek import ids, logits, numel, random_model
 from test_families import VOCAB, in_allocated_memory
@@ -300,11 +301,35 @@ def test_the_cycle_choice_is_the_least_score_removal_transformers_can_build(
     assert one_by_one_most(config, removable) == reached
 
 
-def target_removing(config, k: int) -> int:
-    """A size the plans reach by removing k blocks."""
-    return count_params(config) - sum(
-        block_param_count(config, layer_shapes(config)[b])
-        for b in largest_first(config, range(config.num_hidden_layers))[:k])
+def target_removing(config, blocks) -> int:
+    """The size of the model without `blocks` (each shared block no kept hybrid block runs
+    gone with them: depth_removed_params)."""
+    return count_params(config) - depth_removed_params(config, blocks)
+
+
+@pytest.mark.parametrize("mem_blocks", [2, 3])
+def test_the_size_a_removal_takes_is_what_remove_blocks_takes(cycles_model, mem_blocks):
+    """For every removal a depth prune may make (zamba2_removal_problem: none), the parameters
+    depth_removed_params says it takes are those the pruned model lacks: its blocks, and the
+    shared blocks no kept hybrid block runs (one hybrid block left of num_mem_blocks 2, the
+    last two of 3 go); the plan of that size says the numbers of hybrid and Mamba blocks, and
+    that size (before, it sized the largest blocks and no shared block: a size needing three
+    hybrid blocks was refused, one needing two and two Mamba blocks planned as three blocks)."""
+    model = cycles_model if mem_blocks == 2 else random_model(
+        small(layers_block_type=CYCLES, num_mem_blocks=mem_blocks))
+    config, dense, shared = model.config, numel(model), False
+    for k in range(1, 6):
+        for drop in itertools.combinations(range(6), k):
+            if zamba2_removal_problem(config, drop) is None:
+                pruned = remove_blocks(copy.deepcopy(model), list(drop))
+                assert numel(pruned) == dense - depth_removed_params(config, drop)
+                shared |= numel(pruned) < dense - sum(
+                    block_param_count(config, layer_shapes(config)[b]) for b in drop)
+                hybrid = len({1, 2, 3, 4} & set(drop))
+                plan = plan_blocks(config, numel(pruned), 0, 0)
+                assert plan["params_after"] == numel(pruned)
+                assert (plan["hybrid_blocks_removed"], plan["blocks_removed"]) == (hybrid, k)
+    assert shared
 
 
 @pytest.fixture(scope="module")
@@ -315,18 +340,26 @@ def cycles_model():
 @pytest.mark.parametrize("method", ["depth_ppl", "depth_taylor", "depth_mag", "shortgpt",
                                     "sleb", "depth_angular"])
 def test_every_criterion_removes_hybrid_blocks_in_whole_cycles(cycles_model, method):
-    """Four of six blocks to go, two of them Mamba: each criterion removes hybrid blocks too,
-    in whole cycles (or after the last kept), and the pruned model computes the logits of
-    transformers' model of the kept blocks; the plan says the same number of blocks."""
+    """Four of six blocks to go, a size of two hybrid and two Mamba blocks (depth_angular's:
+    three hybrid, one Mamba): each criterion removes that many hybrid blocks, in whole cycles
+    (or after the last kept), and the pruned model computes the logits of transformers' model
+    of the kept blocks and has the plan's size (before, the plan sized three blocks for it, the
+    largest first, and the criterion chose its own mix)."""
     model = copy.deepcopy(cycles_model)
-    target = target_removing(model.config, 4)
-    assert plan_blocks(model.config, target, 0, 0)["blocks_removed"] == 4
+    # (no run of four holds two hybrid blocks: depth_angular's run takes three, hybrid block 1
+    # left alone on two shared blocks)
+    blocks = [2, 3, 4, 5] if method == "depth_angular" else [0, 1, 2, 5]
+    target = target_removing(model.config, blocks)
+    plan = registry.method_plan(method)(model.config, target, protect_first=0, protect_last=0)
+    hybrid = 3 if method == "depth_angular" else 2
+    assert (plan["blocks_removed"], plan["hybrid_blocks_removed"]) == (4, hybrid)
     report = registry.method_function(method)(
         model, ids(2, 8), target, protect_first=0, protect_last=0)
     removed = report["removed_blocks"]
     assert len(removed) == 4 and zamba2_removal_problem(cycles_model.config, removed) is None
     keep = [i for i in range(6) if i not in removed]
     assert torch.equal(logits(model, ids()), logits(kept_blocks_model(cycles_model, keep), ids()))
+    assert numel(model) == plan["params_after"] == target
 
 
 def test_the_plans_refuse_what_no_removal_of_cycles_reaches(cycles_model):
@@ -337,12 +370,16 @@ def test_the_plans_refuse_what_no_removal_of_cycles_reaches(cycles_model):
     config = cycles_model.config
     with pytest.raises(PrunebenchError, match="is below"):
         plan_blocks(config, count_params(config) // 4, 0, 0)
-    assert plan_blocks(config, target_removing(config, 5), 0, 0)["blocks_removed"] == 5
+    assert plan_blocks(config, target_removing(config, [0, 2, 3, 4, 5]), 0, 0)[
+        "blocks_removed"] == 5
     mamba, hybrid = (block_param_count(config, layer_shapes(config)[b]) for b in (0, 1))
     target = count_params(config) - 2 * hybrid - mamba  # (three blocks: two hybrid, one Mamba)
     with pytest.raises(PrunebenchError, match="sleb removes one block a round"):
         plan_sleb(config, target, protect_first=0, protect_last=2)
     assert plan_blocks(config, target, 0, 2)["blocks_removed"] == 3
+    with pytest.raises(PrunebenchError, match="or hold other than 2 hybrid blocks"):
+        plan_depth_angular(config, target_removing(config, [0, 1, 2, 5]), protect_first=0,
+                           protect_last=0)
 
 
 # --------------------------------------------------------------------------- backends

@@ -3037,6 +3037,20 @@ def zamba2_shared_params(config) -> int:
     return blocks * (a + a * (q + 2 * kv) + q * d + d + mlp)
 
 
+def depth_removed_params(config, removed) -> int:
+    """Parameters a depth prune removing the blocks `removed` takes: theirs
+    (`block_param_count`), and a Zamba2 model's shared blocks no kept hybrid block runs any
+    more (of num_mem_blocks, as many as the hybrid blocks kept: `zamba2_shared_params`)."""
+    shapes, gone = layer_shapes(config), set(removed)
+    taken = sum(block_param_count(config, shapes[b]) for b in gone)
+    if getattr(config, "model_type", None) == "zamba2":
+        hybrid = zamba2_hybrid_ids(config)
+        before = min(config.num_mem_blocks, len(hybrid))
+        after = min(config.num_mem_blocks, len([b for b in hybrid if b not in gone]))
+        taken += (before - after) * zamba2_shared_params(config) // before
+    return taken
+
+
 def zamba2_adapter_params(config) -> int:
     """Parameters of one Zamba2 hybrid block's adapters, held in the shared block it runs: a
     rank-adapter_rank LoRA on gate_up_proj (hidden -> 2 x intermediate_size) always, and on

@@ -195,7 +195,9 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
     if model.config.model_type == "jamba":  # (whole periods: sizing.solve_whole_periods)
         chosen, passed_over = sizing.whole_period_choice(model.config, removable, ranked, k), []
     elif model.config.model_type == "zamba2":  # (hybrid blocks in whole cycles)
-        chosen, passed_over = sizing.zamba2_choice(model.config, removable, ranked, k), []
+        hybrid_count, _ = sizing.zamba2_mix(model.config, target_params, removable)
+        chosen = sizing.zamba2_choice(model.config, removable, ranked, k, hybrid_count)
+        passed_over = []
     elif kolibri1_1_sources(model.config):  # (a source only with all its readers: exact)
         chosen = sizing.readers_choice(model.config, removable, ranked, k)
         last = max(ranking.index(b) for b in chosen)

@@ -27,12 +27,11 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.device_map import main_device
-from prunebench.checkpoint.param_count import broken_reads, depth_needed_kinds
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import (NEAR_TIE, cut_margin, layer_hidden, ranked_score,
                                       require_calibration, scored_in, scoring_dtype,
                                       token_states)
-from prunebench.methods.sizing import (check_kinds_left, depth_removable, may_remove,
+from prunebench.methods.sizing import (check_kinds_left, depth_removable, run_starts,
                                        solve_num_blocks)
 from prunebench.modeling import remove_blocks
 from prunebench.projections import decoder
@@ -113,31 +112,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     check_kinds_left(model.config, removable, k)
     log.info("angular distance: %d consecutive blocks to remove, starting at one of blocks "
              "%d..%d", k, removable[0], removable[-1] - k + 1)
-    # (runs of removable blocks only: a Gemma 4 model keeps blocks amid them)
-    starts = [s for s in range(removable[0], removable[-1] - k + 2)
-              if set(range(s, s + k)) <= set(removable)]
-    if not starts:
-        raise PrunebenchError(
-            f"depth_angular: no run of {k} consecutive removable blocks (removable: "
-            f"{removable}; the others are protected or needed by the model): lower "
-            "protect_first / protect_last or remove fewer blocks (a larger size)")
-    # (a hybrid's runs that keep a block of each kind it needs, and Kolibri-1.1's that hold
-    # each source they take with all its readers, and a Zamba2 model's hybrid blocks in
-    # whole cycles: sizing.may_remove)
-    keeping = [s for s in starts if may_remove(model.config, range(s, s + k))]
-    if not keeping:
-        raise PrunebenchError(
-            f"depth_angular: every run of {k} consecutive removable blocks (starting at "
-            f"{starts}) would leave this model too few blocks of a kind it needs "
-            f"({[(name, blocks) for name, blocks, _ in depth_needed_kinds(model.config)]}) or "
-            "a block kept reading a removed one's keys and values or candidate pool "
-            f"({broken_reads(model.config, range(starts[0], starts[0] + k))} in the first)"
-            + (" or hand its later hybrid blocks other shared blocks (its hybrid blocks go in "
-               f"whole cycles of num_mem_blocks={model.config.num_mem_blocks})"
-               if model.config.model_type == "zamba2" else "") + ": "
-            "choose another size, or a criterion that removes blocks apart (depth_ppl, sleb, "
-            "shortgpt)")
-    starts = keeping
+    starts = run_starts(model.config, removable, k, target_params)  # (before scoring)
     with scored_in(model, dtype) as scoring:
         states = last_token_states(scoring, calibration, p["batch_size"])
     distances = angular_distances(states, k)  # every start, the protected ones too (the report)

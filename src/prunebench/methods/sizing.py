@@ -21,6 +21,7 @@ from typing import Any
 from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, broken_reads,
                                                count_params, depth_kept_blocks, depth_needed_kinds,
+                                               depth_removed_params,
                                                depth_needed_least,
                                                family, head_dim, jamba_period,
                                                head_shards, heads_removable, kv_heads,
@@ -83,6 +84,8 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
     """
     if getattr(config, "model_type", None) == "jamba":
         return solve_whole_periods(config, target_params, removable)
+    if getattr(config, "model_type", None) == "zamba2":
+        return sum(zamba2_mix(config, target_params, removable))
     shapes = layer_shapes(config)
     sizes = [block_param_count(config, shapes[i]) for i in largest_first(config, removable)]
     total = count_params(config)
@@ -117,16 +120,50 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
 
 
 def largest_first(config, removable: Sequence[int]) -> list[int]:
-    """The removable blocks that can go together, largest first (a plan's sizing takes the
-    first k): all of them, but of a Zamba2 model's hybrid blocks (larger than its Mamba blocks)
-    only as many as a removal of whole cycles takes at most (`zamba2_hybrid_removals`)."""
+    """The removable blocks, largest first (a plan's sizing takes the first k; a Zamba2
+    model's is sized by `zamba2_mix`)."""
     shapes = layer_shapes(config)
-    blocks = list(removable)
-    if getattr(config, "model_type", None) == "zamba2":
-        hybrid = set(zamba2_hybrid_ids(config))
-        most = max(zamba2_hybrid_removals(config, removable, [0.0] * len(shapes)).items())[1]
-        blocks = [*most[1], *(b for b in removable if b not in hybrid)]
-    return sorted(blocks, key=lambda b: (-block_param_count(config, shapes[b]), b))
+    return sorted(removable, key=lambda b: (-block_param_count(config, shapes[b]), b))
+
+
+def zamba2_mixes(config, removable: Sequence[int]) -> dict[tuple[int, int], tuple[int, ...]]:
+    """For each number c of a Zamba2 model's hybrid blocks (in whole cycles:
+    `zamba2_hybrid_removals`) and m of its Mamba blocks that a depth prune can remove among
+    `removable`, one such removal: (c, m) -> its blocks. Any removal of as many of each kind
+    takes as many parameters (param_count.depth_removed_params: the blocks, and each shared
+    block no kept hybrid block runs), whichever blocks the criterion chooses."""
+    hybrid = set(zamba2_hybrid_ids(config))
+    mamba = [b for b in removable if b not in hybrid]
+    cycles = zamba2_hybrid_removals(config, removable, [0.0] * config.num_hidden_layers)
+    return {(c, m): (*taken, *mamba[:m]) for c, (_, taken) in cycles.items()
+            for m in range(len(mamba) + 1)}
+
+
+def zamba2_mix(config, target_params: int, removable: Sequence[int]) -> tuple[int, int]:
+    """How many hybrid and Mamba blocks a depth prune of a Zamba2 model removes: the numbers
+    (`zamba2_mixes`) whose removal brings the size closest to the target (ties: fewer blocks,
+    then fewer hybrid blocks). A hybrid block is larger than a Mamba block, and removing
+    hybrid blocks below num_mem_blocks kept takes shared blocks too, so a number of blocks alone
+    does not say the size: the plan says both numbers, and every criterion removes so many of
+    each (its scores choose which), so the size it reaches is the plan's."""
+    total = count_params(config)
+    sizes = {mix: total - depth_removed_params(config, blocks)
+             for mix, blocks in zamba2_mixes(config, removable).items()}
+    mix = min(sizes, key=lambda cm: (abs(sizes[cm] - target_params), sum(cm), cm[0]))
+    if mix == (0, 0) and target_params < total:
+        raise PrunebenchError(
+            f"target {target_params:,} params is closer to the dense model than to removing one "
+            "block: depth pruning cannot reach it; choose a smaller target")
+    smallest = min(sizes.values())
+    step = min((size - smallest for size in sizes.values() if size > smallest), default=0)
+    if target_params < smallest - step / 2:
+        raise PrunebenchError(
+            f"target {target_params:,} params is below {smallest:,}, the smallest size a depth "
+            f"prune of this Zamba2 model reaches (its removable blocks {list(removable)} gone but "
+            f"for a hybrid block, in whole cycles of num_mem_blocks={config.num_mem_blocks}; "
+            "embeddings and shared blocks stay): choose a larger target or protect fewer "
+            "blocks (protect_first / protect_last)")
+    return mix
 
 
 def zamba2_hybrid_removals(config, removable: Sequence[int], scores: Sequence[float]
@@ -163,18 +200,37 @@ def zamba2_counts(config, removable: Sequence[int]) -> list[int]:
     return sorted({c + a for c in cycles for a in range(mamba + 1)})
 
 
+def hybrid_mix(config, target_params: int, removable: Sequence[int]) -> tuple[int, int] | None:
+    """The numbers of hybrid and Mamba blocks a depth prune of a Zamba2 model removes for this
+    target (`zamba2_mix`), which a criterion choosing block by block or by runs (SLEB,
+    depth_angular) keeps to (`within_counts`); None in other families."""
+    if getattr(config, "model_type", None) != "zamba2":
+        return None
+    return zamba2_mix(config, target_params, removable)
+
+
+def within_counts(config, removed, mix: tuple[int, int] | None) -> bool:
+    """Whether the blocks `removed` hold at most as many hybrid and Mamba blocks as `mix`
+    (`hybrid_mix`; always where None)."""
+    if mix is None:
+        return True
+    hybrid = len(set(zamba2_hybrid_ids(config)) & set(removed))
+    return hybrid <= mix[0] and len(set(removed)) - hybrid <= mix[1]
+
+
 def zamba2_choice(config, removable: Sequence[int], scores: Sequence[float],
-                  k: int) -> list[int]:
+                  k: int, hybrid_count: int | None = None) -> list[int]:
     """The k blocks a one-shot criterion removes from a Zamba2 model: Mamba blocks and hybrid
-    blocks in whole cycles (`zamba2_hybrid_removals`), whose scores (lower: less important)
-    sum to the least of any such removal (exact: the least-scored Mamba blocks with each
-    number of hybrid blocks' best cycles; ties: fewer hybrid blocks). With num_mem_blocks 1,
-    the k least-scored blocks but one hybrid block kept, as other hybrids'."""
+    blocks in whole cycles (`zamba2_hybrid_removals`), `hybrid_count` of them hybrid where
+    given (the plan's: `zamba2_mix`), whose scores (lower: less important) sum to the least of
+    any such removal (exact: the least-scored Mamba blocks with each number of hybrid blocks'
+    best cycles; ties: fewer hybrid blocks). With num_mem_blocks 1, the least-scored hybrid
+    blocks but one kept, as other hybrids'."""
     hybrid = set(zamba2_hybrid_ids(config))
     mamba = sorted((b for b in removable if b not in hybrid), key=lambda b: (scores[b], b))
     options = [(total + sum(scores[b] for b in mamba[:k - c]), c, sorted([*taken, *mamba[:k - c]]))
                for c, (total, taken) in zamba2_hybrid_removals(config, removable, scores).items()
-               if 0 <= k - c <= len(mamba)]
+               if 0 <= k - c <= len(mamba) and hybrid_count in (None, c)]
     if not options:  # (check_kinds_left refuses such a plan before any scoring)
         raise PrunebenchError(
             f"no removal of {k} of the removable blocks {list(removable)} of this Zamba2 model "
@@ -234,18 +290,24 @@ def one_by_one_most(config, removable: Sequence[int]) -> int:
     return len(removed)
 
 
-def check_one_by_one(config, removable: Sequence[int], k: int, method: str) -> None:
-    """Refuse a prune of `k` blocks that `method`, one block a round, cannot make
-    (`one_by_one_most`), when it is planned."""
-    if k > (most := one_by_one_most(config, removable)):
+def check_one_by_one(config, removable: Sequence[int], hybrid_count: int, method: str) -> None:
+    """Refuse a prune that `method`, one block a round, cannot make, when it is planned: one
+    of `hybrid_count` of a Zamba2 model's hybrid blocks (the plan's, `zamba2_mix`) where its
+    rounds reach fewer (`one_by_one_most`; every other block, and family, they reach)."""
+    if getattr(config, "model_type", None) != "zamba2":
+        return
+    hybrid = set(zamba2_hybrid_ids(config))
+    reach = one_by_one_most(config, removable) - len([b for b in removable if b not in hybrid])
+    if hybrid_count > reach:
         raise PrunebenchError(
-            f"{method} removes one block a round, and of this Zamba2 model's removable blocks "
-            f"{list(removable)} the rounds can remove {most} (its Mamba blocks, and its hybrid "
-            "blocks from the last one kept back: its hybrid blocks go in whole cycles of "
+            f"{method} removes one block a round, and of this Zamba2 model's hybrid blocks "
+            f"{sorted(hybrid & set(removable))} (removable) the rounds can remove {reach} (from "
+            "the last one kept back: its hybrid blocks go in whole cycles of "
             f"num_mem_blocks={config.num_mem_blocks}, and a round's removal of another hybrid "
-            f"block would hand the later ones other shared blocks), where {k} must go: choose "
-            "a larger target, or a one-shot criterion (depth_ppl, depth_taylor, depth_mag, "
-            "shortgpt), which removes whole cycles")
+            "block would hand the later ones other shared blocks), where the target's size "
+            f"needs {hybrid_count} (sizing.zamba2_mix): choose a larger target, or a one-shot "
+            "criterion (depth_ppl, depth_taylor, depth_mag, shortgpt), which removes whole "
+            "cycles")
 
 
 def period_runs(removable: Sequence[int], period: int) -> int:
@@ -431,6 +493,42 @@ def kind_keeping_choice(config, ranking: Sequence[int], k: int) -> tuple[list[in
     return removed, [b for b in ranking[:last] if b not in removed]
 
 
+def run_starts(config, removable: Sequence[int], k: int, target_params: int) -> list[int]:
+    """The first blocks of the runs of k consecutive removable blocks depth_angular may remove
+    (`may_remove`; of a Zamba2 model, as many hybrid blocks as the plan sized: `hybrid_mix`),
+    from the config alone: its prune and its plan refuse a size none makes."""
+    # (runs of removable blocks only: a Gemma 4 model keeps blocks amid them)
+    starts = [s for s in range(removable[0], removable[-1] - k + 2)
+              if set(range(s, s + k)) <= set(removable)]
+    if not starts:
+        raise PrunebenchError(
+            f"depth_angular: no run of {k} consecutive removable blocks (removable: "
+            f"{removable}; the others are protected or needed by the model): lower "
+            "protect_first / protect_last or remove fewer blocks (a larger size)")
+    # (a hybrid's runs that keep a block of each kind it needs, and Kolibri-1.1's that hold
+    # each source they take with all its readers, and a Zamba2 model's hybrid blocks in
+    # whole cycles: sizing.may_remove)
+    # (and of a Zamba2 model as many hybrid blocks as the plan sized: sizing.zamba2_mix)
+    most = hybrid_mix(config, target_params, removable)
+    keeping = [s for s in starts if may_remove(config, range(s, s + k))
+               and within_counts(config, range(s, s + k), most)]
+    if not keeping:
+        raise PrunebenchError(
+            f"depth_angular: every run of {k} consecutive removable blocks (starting at "
+            f"{starts}) would leave this model too few blocks of a kind it needs "
+            f"({[(name, blocks) for name, blocks, _ in depth_needed_kinds(config)]}) or "
+            "a block kept reading a removed one's keys and values or candidate pool "
+            f"({broken_reads(config, range(starts[0], starts[0] + k))} in the first)"
+            + (" or hand its later hybrid blocks other shared blocks (its hybrid blocks go in "
+               f"whole cycles of num_mem_blocks={config.num_mem_blocks}) or hold other "
+               f"than {most[0]} hybrid blocks, as many as the target's size needs "
+               "(sizing.zamba2_mix)"
+               if getattr(config, "model_type", None) == "zamba2" else "") + ": "
+            "choose another size, or a criterion that removes blocks apart (depth_ppl, sleb, "
+            "shortgpt)")
+    return keeping
+
+
 def refuse_block_by_block(config, method: str) -> None:
     """Stop a depth method that removes one block a round (SLEB) on a Jamba model, whose depth
     prunes remove whole periods (`solve_whole_periods`): a round's one block would leave a
@@ -453,6 +551,10 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
     removed = largest_first(config, removable)[:k]
     if getattr(config, "model_type", None) == "jamba":  # (whole periods: any run holds as many)
         removed = list(range(k))
+    zamba2 = getattr(config, "model_type", None) == "zamba2"
+    if zamba2:  # (as many hybrid and Mamba blocks as the plan says: any such take as many)
+        mix = zamba2_mix(config, target_params, removable)
+        removed = list(zamba2_mixes(config, removable)[mix])
     # The criterion picks which blocks go, so the KV cache kept is known from the config only
     # when every removable block caches as many heads (always, in an unpruned model) of one
     # width (not in Gemma 4, whose global blocks' heads are wider: its KV bytes are not heads
@@ -468,8 +570,8 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
             and len({str(shape.get("latent")) for shape in shapes}) == 1
             and len({shape.get("compressor") for shape in shapes}) == 1)
     return {"blocks_removed": k, "blocks_after": config.num_hidden_layers - k,
-            "params_after": count_params(config) - sum(block_param_count(config, shapes[b])
-                                                       for b in removed),
+            "params_after": count_params(config) - depth_removed_params(config, removed),
+            **({"hybrid_blocks_removed": mix[0]} if zamba2 else {}),
             "kv_heads_kept": kv_head_count(shapes) - k * removable_kv.pop() if same else None,
             "note": "which blocks go is decided by the criterion"}
 
@@ -507,9 +609,9 @@ def plan_sleb(config, target_params: int, **params) -> dict:
     refuse_block_by_block(config, "sleb")
     plan = plan_whole_blocks("sleb", config, target_params, **params)
     p = registry.checked_params("sleb", params)
-    check_one_by_one(config, removable_blocks(config.num_hidden_layers, p["protect_first"],
-                                              p["protect_last"], depth_kept_blocks(config)),
-                     plan["blocks_removed"], "sleb")
+    removable = removable_blocks(config.num_hidden_layers, p["protect_first"],
+                                 p["protect_last"], depth_kept_blocks(config))
+    check_one_by_one(config, removable, plan.get("hybrid_blocks_removed", 0), "sleb")
     candidates = config.num_hidden_layers - p["protect_first"] - p["protect_last"]
     rounds = plan["blocks_removed"]
     return {**plan, "calibration_passes": 1 + sum(candidates - r for r in range(rounds))}
@@ -523,6 +625,9 @@ def plan_depth_angular(config, target_params: int, **params) -> dict:
     """As every depth method's plan, the blocks removed being consecutive; its cost: one pass
     over the calibration windows."""
     plan = plan_whole_blocks("depth_angular", config, target_params, **params)
+    p = registry.checked_params("depth_angular", params)
+    run_starts(config, depth_removable(config, p["protect_first"], p["protect_last"]),
+               plan["blocks_removed"], target_params)
     return {**plan, "calibration_passes": 1,
             "note": "which consecutive blocks go is decided by the angular distance"}
 
