@@ -24,6 +24,7 @@ config."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -74,6 +75,52 @@ def with_scored_keys(model):
             layer.self_attn.A.normal_()
             layer.self_attn.dt_proj.weight.normal_()
     return model
+
+
+@pytest.fixture(scope="module")
+def passing_blocks():
+    """The tiny Doge model with blocks 1 and 2 passing their input on unchanged (o_proj,
+    down_proj and their biases zero, both residual vectors one): removing either leaves the
+    same model, so every score that compares models or states ties them exactly."""
+    model = family_model("doge")
+    with torch.no_grad():
+        for block in (1, 2):
+            layer = model.model.layers[block]
+            for linear in (layer.self_attn.o_proj, layer.mlp.down_proj):
+                linear.weight.zero_()
+                linear.bias.zero_()
+            layer.input_residual.fill_(1.0)
+            layer.post_attention_residual.fill_(1.0)
+    return model
+
+
+@pytest.mark.parametrize("method", ["depth_ppl", "shortgpt", "sleb", "depth_angular"])
+def test_the_depth_criteria_break_exact_ties_by_the_lower_block(passing_blocks, method):
+    """Blocks 1 and 2 score exactly alike (the model without either is the same; each maps its
+    input onto itself), the others protected, and one block goes: each criterion removes
+    block 1, the lower number
+    (prune_one_shot's and SLEB's ranking by (score, block), depth_angular's runs by (distance,
+    start)), whatever the machine: the choice depends on the scores alone, never on an order
+    of iteration or of floating-point noise, and the report's cut shows the tie (gap 0). The
+    12-token windows are within keep_window_size 16: the window's own ties (its top-k, whose
+    order among equal keys depends on the device) do not enter."""
+    model = copy.deepcopy(passing_blocks)
+    target = count_params(model.config) - block_param_count(model.config,
+                                                            layer_shapes(model.config)[1])
+    report = method_function(method)(model, ids(2, 12), target, protect_first=1,
+                                      protect_last=1)  # (the two tied blocks removable)
+    assert report["removed_blocks"] == [1]
+    if method == "sleb":
+        tied = report["rounds"][0]["candidate_nll"]
+        assert tied.keys() == {"1", "2"} and tied["1"] == tied["2"]
+    elif method == "depth_angular":
+        distances = report["start_distances"]
+        assert distances[1] == distances[2] and report["ranking"] == [1, 2]
+        assert report["cut"]["relative_gap"] == 0
+    else:
+        scores = report["block_scores"]
+        assert scores[1] == scores[2] and report["ranking"] == [1, 2]
+        assert report["cut"] == {"last_removed": 1, "first_kept": 2, "relative_gap": 0.0}
 
 
 # --------------------------------------------------------------------------- counts
