@@ -4,7 +4,8 @@ Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo, Solar Open, Cohere2-MoE, AFMoE, La
 Mellum, HY-V3, DeepSeek-V3.2, GLM-4.7-Flash, EXAONE-MoE, GLM-MoE-DSA, A.X K1, A.X K2,
 MiMo-V2-Flash, Flint, Kolibri-1, MiniCPM5-MoE, Sarvam-MoE, Param2-MoE,
 Sarvam-MLA, Beam), and
-dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
+dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's, MiniMax-M2's, A.X K2's and
+MiMo-V2-Flash's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
 [experts, 2 * width, hidden] (each expert's rows [gate; up]) and `mlp.experts.down_proj`
@@ -58,13 +59,18 @@ weights are converted once (checkpoint.pickle_convert):
   stored as `W_down` / `W_up`, under AXK2GatedRMSNorm's `mlp.fc1` / `mlp.fc2`, and the fused
   query-and-gate projection `self_attn.q_b_proj` as `self_attn.q_gate_proj`; its
   multi-token-prediction layers (`model.layers.{num_hidden_layers}` on, which
-  AXK2ForCausalLM does not build) dropped. Its FP8 releases are not dequantized here.
+  AXK2ForCausalLM does not build) dropped. skt/A.X-K2 holds its linear weights in
+  block-quantized FP8 as DeepSeek-V3's (below; the gate MLPs `W_down` / `W_up` left in
+  bfloat16, the quantization_config's modules_to_not_convert), dequantized alike; the NVFP4
+  copy (skt/A.X-K2-NVFP4, another quant_method) is refused.
 - MiMo-V2-Flash: Qwen2-MoE's per-expert names (transformers maps `mimo_v2_flash` onto
   `qwen2_moe`'s conversion, in 5.17 and 5.25), its sliding blocks' sink logits
   `self_attn.attention_sink_bias` renamed to MiMoV2FlashForCausalLM's `self_attn.sinks`
   (`RENAMED`; the router `mlp.gate.weight` and its `mlp.gate.e_score_correction_bias` keep
   their names), and its multi-token-prediction layers (`model.mtp.*`), which its class
-  ignores on loading, dropped.
+  ignores on loading, dropped. XiaomiMiMo/MiMo-V2-Flash holds q/k/v_proj, the dense MLP and
+  the experts in block-quantized FP8 as DeepSeek-V3's (below; o_proj in bfloat16 without a
+  scale), dequantized alike.
 - Flint, Kolibri-1 and MiniCPM5-MoE: Qwen2-MoE's per-expert names (transformers maps
   `flint`, `kolibri1` and `minicpm5_moe` onto `qwen2_moe`'s conversion from their first
   releases, 5.21, 5.20 and 5.25), with the renames those conversions add (`RENAMED`): Flint's
@@ -322,7 +328,8 @@ QKV_SPLIT = {"sarvam_moe": (".self_attn.query_key_value.", _QKV_PARTS),
 # Ernie4_5_MoePreTrainedModel's `_keys_to_ignore_on_load_unexpected` matches them; the layer's
 # part, `model.mtp_block.0`, `model.mtp_emb_norm.0`, ...
 _MTP_PART = re.compile(r"^(.*?mtp[^.]*\.\d+)\.")
-# DeepSeek-V3 / R1's, DeepSeek-V3.2's and MiniMax-M2's FP8 weights (param_count.FP8_PUBLISHED):
+# DeepSeek-V3 / R1's, DeepSeek-V3.2's, MiniMax-M2's, A.X K2's and MiMo-V2-Flash's FP8 weights
+# (param_count.FP8_PUBLISHED):
 # an e4m3 `X.weight` beside its float32 `X.weight_scale_inv`, one scale per block of the
 # quantization_config's `weight_block_size` (128 x 128; V3.2's scale_fmt ue8m0 makes each scale a
 # power of two, stored as float32 all the same).
@@ -384,14 +391,25 @@ def mxfp4_names(names) -> list[str]:
     return [n for n in names if _MXFP4.match(n)]
 
 
-def dequantize_fp8(weight, scale_inv, block: tuple[int, int], dtype=None):
+def dequantize_fp8(weight, scale_inv, block: tuple[int, int], dtype=None,
+                   name: str = "an FP8 weight"):
     """One block-quantized FP8 weight (DeepSeek-V3's `quant_method: fp8`) in `dtype` (bfloat16
     by default): each value of `weight` (float8_e4m3fn [rows, cols]) times the float32 scale
     of its `block[0]` x `block[1]` tile of `scale_inv` [ceil(rows / block[0]),
-    ceil(cols / block[1])] (the last tiles cut at the matrix's edge), computed in float32."""
+    ceil(cols / block[1])] (the last tiles cut at the matrix's edge), computed in float32.
+    Any other grid (one padded past the edge tiles, or short of them) is refused, as
+    transformers' FP8Linear holds that grid alone: which tile a value is of is not known."""
     import torch
 
     rows, cols = weight.shape
+    grid = (-(-rows // block[0]), -(-cols // block[1]))
+    if weight.dtype != torch.float8_e4m3fn or tuple(scale_inv.shape) != grid:
+        raise PrunebenchError(
+            f"{name} is {weight.dtype} [{rows}, {cols}] with a weight_scale_inv of "
+            f"{tuple(scale_inv.shape)}: prunebench dequantizes float8_e4m3fn weights with one "
+            f"scale per {block[0]} x {block[1]} tile (the quantization_config's "
+            f"weight_block_size), a grid of {grid}; re-download the checkpoint (nothing was "
+            "changed)")
     scale = scale_inv.to(torch.float32).repeat_interleave(block[0], dim=0)[:rows]
     scale = scale.repeat_interleave(block[1], dim=1)[:, :cols]
     return (weight.to(torch.float32) * scale).to(dtype or torch.bfloat16)
@@ -583,8 +601,9 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
     _finish_config(folder)
     _delete_originals(folder)
     if dequantized:
-        log.info("%s: dequantized the MXFP4 experts of %d blocks to bfloat16 (transformers' "
-                 "unquantized layout)", folder, len(experts))
+        log.info("%s: dequantized the %s of %d blocks to bfloat16 (transformers' "
+                 "unquantized layout)", folder, "FP8 weights" if fp8 else "MXFP4 experts",
+                 len(experts))
     else:
         log.info("%s: fused the per-expert weights of %d blocks into transformers 5's layout",
                  folder, len(experts))
@@ -763,7 +782,13 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
         if fp8 is not None and scale in where:
             if where[scale] not in handles:
                 handles[where[scale]] = safe_open(where[scale], framework="pt")
-            tensor = dequantize_fp8(tensor, handles[where[scale]].get_tensor(scale), fp8)
+            tensor = dequantize_fp8(tensor, handles[where[scale]].get_tensor(scale), fp8,
+                                    name=name)
+        elif fp8 is not None and tensor.dtype == torch.float8_e4m3fn:
+            # (a module left unquantized, MiMo-V2-Flash's o_proj, has no scale and no FP8)
+            raise PrunebenchError(
+                f"{name} is float8_e4m3fn without a weight_scale_inv beside it: its values "
+                "cannot be read without it; re-download the checkpoint (nothing was changed)")
         return tensor
 
     if target.is_file():  # written whole (by rename) from these originals by an earlier run

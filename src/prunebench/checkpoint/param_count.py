@@ -2312,9 +2312,38 @@ FAMILIES: dict[str, Family] = {
 # fp8`), which a download or an import dequantizes once to bfloat16 (checkpoint.moe_fuse): by
 # model_type, the published repository. DeepSeek-V3.2's indexer is quantized alike (its wq_b and
 # wk in FP8 with their weight_scale_inv; its weights_proj and k_norm in bfloat16, as published).
+# A.X K2 and MiMo-V2-Flash leave some linear weights in bfloat16 without a scale (A.X K2's gated
+# norms' W_down / W_up, MiMo-V2-Flash's o_proj: their quantization_config's
+# modules_to_not_convert), kept as they are.
 FP8_PUBLISHED = {"deepseek_v3": "deepseek-ai/DeepSeek-V3", "minimax_m2": "MiniMaxAI/MiniMax-M2",
-                 "deepseek_v32": "deepseek-ai/DeepSeek-V3.2"}
+                 "deepseek_v32": "deepseek-ai/DeepSeek-V3.2", "axk2": "skt/A.X-K2",
+                 "mimo_v2_flash": "XiaomiMiMo/MiMo-V2-Flash"}
 
+# Published quantized checkpoints refused with what is known of them, by model_type: what the
+# config.json describes ({kind}: its quantization_config and method), why, and what to use.
+QUANTIZED_AS_PUBLISHED = {
+    # microsoft/bitnet-b1.58-2B-4T: ternary weights packed four to a byte (uint8) with a scale
+    # each, which transformers' BitNet quantizer unpacks into its own AutoBitLinear layers;
+    # pruning rewrites weights, which packed ternary values cannot hold.
+    "bitnet": (
+        "a BitNet checkpoint of packed ternary weights ({kind}), as "
+        "microsoft/bitnet-b1.58-2B-4T publishes it: prunebench prunes and times full-precision "
+        "weights, which a prune rewrites and packed ternary values cannot hold. Use the "
+        "bfloat16 master weights Microsoft publishes beside it "
+        "(hf:microsoft/bitnet-b1.58-2B-4T-bf16@<commit>)"),
+    # deepseek-ai's published DeepSeek-V4 weights: not dequantized on import (docs/families.md,
+    # "DeepSeek-V4 under depth pruning": what is not confirmed here).
+    "deepseek_v4": (
+        "DeepSeek-V4 as deepseek-ai publishes it ({kind}: FP8 linear weights, experts in FP4 "
+        "by expert_dtype), which prunebench does not import: its tensors are under its "
+        "reference code's names (layers.N.attn.wq_a, ffn.experts.E.w1, hc_attn_fn, ...), "
+        "which transformers' deepseek_v4 conversion renames as it loads them and prunebench's "
+        "import does not, and the FP4 experts' storage (two e2m1 values a byte, a scale per 32 "
+        "columns of a row, as transformers reads it) was not confirmed against a published "
+        "file. Load it with transformers (DeepseekV4ForCausalLM, transformers 5.24 or later, "
+        "dequantized) and save it with save_pretrained in bfloat16: prunebench reads that "
+        "folder"),
+}
 
 # Multimodal model types whose language model is a family prunebench supports but which it does
 # not take apart (checkpoint.text_part), by model_type: why, and what to use instead.
@@ -7802,16 +7831,10 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
                 "a command the folder (imported into its cache), not the folder as it is")
         raw = {k: v for k, v in raw.items() if k != "quantization_config"}
         quantized = None
-    if quantized is not None and raw.get("model_type") == "bitnet":
-        # microsoft/bitnet-b1.58-2B-4T: ternary weights packed four to a byte (uint8) with a
-        # scale each, which transformers' BitNet quantizer unpacks into its own AutoBitLinear
-        # layers; pruning rewrites weights, which packed ternary values cannot hold.
-        raise PrunebenchError(
-            f"{path / 'config.json'} describes a BitNet checkpoint of packed ternary weights "
-            f"(quantization_config, {method}), as microsoft/bitnet-b1.58-2B-4T publishes it: "
-            "prunebench prunes and times full-precision weights, which a prune rewrites and "
-            "packed ternary values cannot hold. Use the bfloat16 master weights Microsoft "
-            "publishes beside it (hf:microsoft/bitnet-b1.58-2B-4T-bf16@<commit>)")
+    if quantized is not None and raw.get("model_type") in QUANTIZED_AS_PUBLISHED:
+        kind = f"quantization_config{f', {method}' if method else ''}"
+        raise PrunebenchError(f"{path / 'config.json'} describes "
+                              + QUANTIZED_AS_PUBLISHED[raw["model_type"]].format(kind=kind))
     if quantized is not None:
         raise PrunebenchError(
             f"{path / 'config.json'} describes a quantized checkpoint (quantization_config"
