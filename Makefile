@@ -87,6 +87,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_moe.py tests/test_olmo.py tests/test_seed_oss.py tests/test_ernie4_5.py \
 	tests/test_ernie4_5_moe.py tests/test_cohere.py tests/test_hunyuan.py tests/test_stablelm.py \
 	tests/test_phimoe.py tests/test_granitemoe.py tests/test_deepseek.py \
+	tests/test_published_fp8.py \
 	tests/test_deepseek_v2.py tests/test_glm4_moe.py tests/test_minimax_m2.py \
 	tests/test_hunyuan_moe.py tests/test_llama4.py tests/test_qwen3_next.py \
 	tests/test_ungated_mlp.py tests/test_nemotron.py tests/test_starcoder2_phi.py \

@@ -180,16 +180,9 @@ def test_a_depth_pruned_reload_decodes_as_transformers(tmp_path):
 
 # ------------------------------------------------------------------- the published layout
 
-def test_the_published_layout_is_imported_as_transformers_loads_it(tmp_path, request):
-    """SK Telecom's layout, as transformers' axk2 conversion reads it: one tensor per expert,
-    each gated norm's MLP as W_down / W_up, the query-and-gate projection as q_b_proj, and a
-    multi-token-prediction layer after the last block (num_nextn_predict_layers), which
-    AXK2ForCausalLM does not build. Imported: the experts fused, the names renamed, the MTP
-    layer dropped and recorded; prunebench's load holds what transformers' own loading of the
-    published folder holds and computes its logits."""
-    needs(NAME)
-    words = request.getfixturevalue("tokenizer")  # (after needs: none built on 5.17)
-    model = random_model(FAMILIES[NAME]())
+def published_state(model) -> dict[str, torch.Tensor]:
+    """`model`'s weights under SK Telecom's names, one tensor per expert, with an MTP layer
+    after its three blocks (model.layers.4)."""
     renames = {".input_layernorm.mlp.fc1.": ".input_layernorm.W_down.",
                ".input_layernorm.mlp.fc2.": ".input_layernorm.W_up.",
                ".post_attention_layernorm.mlp.fc1.": ".post_attention_layernorm.W_down.",
@@ -200,6 +193,20 @@ def test_the_published_layout_is_imported_as_transformers_loads_it(tmp_path, req
         for held, published in renames.items():
             key = key.replace(held, published)
         state[key] = tensor
+    return state
+
+
+def test_the_published_layout_is_imported_as_transformers_loads_it(tmp_path, request):
+    """SK Telecom's layout, as transformers' axk2 conversion reads it: one tensor per expert,
+    each gated norm's MLP as W_down / W_up, the query-and-gate projection as q_b_proj, and a
+    multi-token-prediction layer after the last block (num_nextn_predict_layers), which
+    AXK2ForCausalLM does not build. Imported: the experts fused, the names renamed, the MTP
+    layer dropped and recorded; prunebench's load holds what transformers' own loading of the
+    published folder holds and computes its logits."""
+    needs(NAME)
+    words = request.getfixturevalue("tokenizer")  # (after needs: none built on 5.17)
+    model = random_model(FAMILIES[NAME]())
+    state = published_state(model)
     assert "model.layers.1.input_layernorm.W_down.weight" in state
     hub = tmp_path / "hub"
     write_published_folder(hub, words, {**json.loads(model.config.to_json_string()),

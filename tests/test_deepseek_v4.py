@@ -399,7 +399,7 @@ def test_a_token_adds_its_compressed_entries_past_the_window(dense):
     ({"mlp_layer_types": ["hash_moe", "dense", "moe", "moe"]}, "mlp_layer_types"),
     ({"n_shared_experts": 2}, "one shared expert"),
     ({"quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128]}},
-     "quantized checkpoint")])
+     "DeepSeek-V4 as deepseek-ai publishes it")])
 def test_a_config_json_transformers_cannot_build_as_written_is_refused(change, match,
                                                                         tmp_path):
     """Read without transformers: block kinds DeepseekV4Config refuses, another number of
