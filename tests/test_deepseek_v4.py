@@ -34,6 +34,7 @@ from prunebench.modeling import (cast_floating, config_class, load_model, remove
                                  save_model)
 from block_helpers import kept_blocks_state
 from test_exaone_internlm3 import check_refused_below_its_release
+from test_hy_v4 import check_shortgpt_reads_the_streams_concatenated
 from test_families import (FAMILIES, _write_config, family_model, ids, in_allocated_memory,
                            logits, numel)
 
@@ -320,6 +321,13 @@ def test_lora_is_refused_at_the_start(tmp_path):
               "benchmark": {"backends": ["hf"]}}
     assert any("take +lora out of its variants" in p and "DeepSeek-V4" in p
                for p in moe_problems(config))
+
+
+def test_shortgpt_compares_each_token_once_over_the_streams_concatenated(dense):
+    """Its hc_mult residual streams are read whole a token, as HY-V4's (methods.depth's
+    token_states and STREAM_FAMILIES): the paper's block influence, the last block's own
+    output streams compared whichever last_block."""
+    check_shortgpt_reads_the_streams_concatenated(dense)
 
 
 # ---------------------------------------------------------------------- the cache figure

@@ -31,6 +31,7 @@ from prunebench.checkpoint.param_count import (checked_config_json, config_from_
                                                count_params, depth_kept_blocks,
                                                hyper_connection_params, hyper_head_params,
                                                indexer_blocks, transformers_release_problem)
+from prunebench.methods.depth import layer_hidden
 from prunebench.methods.depth_angular import last_token_states
 from prunebench.methods.shortgpt import block_influence
 from prunebench.modeling import cast_floating, remove_blocks
@@ -184,27 +185,33 @@ def test_the_angular_distance_reads_the_streams_whole(dense):
     assert torch.equal(states[0, :, :64], states[0, :, 64:])  # (the embedding, copied)
 
 
-def test_shortgpt_compares_each_token_once_over_the_streams_concatenated(dense):
-    """ShortGPT's block influence is 1 - the mean over tokens of the cosine between a block's
-    input and output residual states (the paper's), here the 2 streams concatenated as
-    transformers' output_hidden_states gives them a block ([batch, tokens, streams, hidden]);
-    the last block's own output (its final norm reads hc_head's one state, [batch, tokens,
-    hidden]: no cosine with the streams) whichever last_block. Before, one cosine a stream was
-    summed and divided by the tokens: 1 - 2 x the mean, below 0."""
+def check_shortgpt_reads_the_streams_concatenated(model) -> None:
+    """ShortGPT's block influence of a model of hyper-connected residual streams (HY-V4's,
+    DeepSeek-V4's) is 1 - the mean over tokens of the cosine between a block's input and output
+    residual states (the paper's), the streams concatenated as transformers'
+    output_hidden_states gives them a block ([batch, tokens, streams, hidden]); the last block's
+    own output (its final norm reads hc_head's one state, [batch, tokens, hidden]: no cosine
+    with the streams) whichever last_block. One cosine a stream, summed and divided by the
+    tokens, would give 1 - streams x the mean, below 0."""
     x, out = ids(2, 9), []
-    hook = dense.model.layers[-1].register_forward_hook(lambda m, a, o: out.append(o[0]))
+    hook = model.model.layers[-1].register_forward_hook(lambda m, a, o: out.append(
+        layer_hidden(o)))
     try:
         with torch.no_grad():
-            states = dense.model(input_ids=x, output_hidden_states=True).hidden_states
+            states = model.model(input_ids=x, output_hidden_states=True).hidden_states
     finally:
         hook.remove()
-    assert states[-1].dim() == 3  # (hc_head's, normed)
+    assert states[-1].dim() == 3 and states[0].dim() == 4  # (hc_head's, normed; the streams)
     flat = [h.flatten(2).double() for h in (*states[:-1], out[0])]
     expected = [1 - torch.nn.functional.cosine_similarity(a, b, dim=-1).mean().item()
                 for a, b in zip(flat, flat[1:])]
     for last_block in ("output", "final_norm"):
-        assert block_influence(dense, x, last_block=last_block) == pytest.approx(
+        assert block_influence(model, x, last_block=last_block) == pytest.approx(
             expected, abs=1e-5)
+
+
+def test_shortgpt_compares_each_token_once_over_the_streams_concatenated(dense):
+    check_shortgpt_reads_the_streams_concatenated(dense)
 
 
 def test_a_depth_pruned_reload_decodes_as_transformers(tmp_path):

@@ -265,25 +265,27 @@ def layer_hidden(output):
     return output[0] if isinstance(output, (tuple, list)) else output
 
 
+# The families whose blocks pass on hyper-connected residual streams, [batch, tokens, streams,
+# hidden] (HY-V4's and DeepSeek-V4's hc_mult ones), and with Gemma 3n's AltUp streams those
+# whose last block's output is compared as it leaves the block, the final norm reading one state
+# made of them (HY-V4's and DeepSeek-V4's hc_head, Gemma 3n's AltUp unembedding).
+HYPER_CONNECTED = ("hy_v4", "deepseek_v4")
+STREAM_FAMILIES = ("gemma3n_text", *HYPER_CONNECTED)
+
+
 def token_states(model, hidden: torch.Tensor) -> torch.Tensor:
     """A block's input or output hidden states token by token, [batch, tokens, features]: a
     Gemma 3n block's are its altup_num_inputs residual streams, [streams, batch, tokens,
-    hidden], and an HY-V4 block's its hc_mult ones, [batch, tokens, streams, hidden], each
-    concatenated a token (the residual state the next block reads whole: ShortGPT's cosine
-    and the angular distance count each token once, not once a stream); other families' as
-    they are."""
+    hidden], and an HY-V4 or DeepSeek-V4 block's its hc_mult ones, [batch, tokens, streams,
+    hidden], each concatenated a token (the residual state the next block reads whole:
+    ShortGPT's cosine and the angular distance count each token once, not once a stream);
+    other families' as they are."""
     model_type = getattr(model.config, "model_type", None)
     if model_type == "gemma3n_text":
         return hidden.permute(1, 2, 0, 3).flatten(2)
-    if model_type == "hy_v4":
+    if model_type in HYPER_CONNECTED:
         return hidden.flatten(2)
     return hidden
-
-
-# The families whose blocks pass on several residual streams (`token_states`): their last
-# block's output is compared as it leaves the block, the final norm reading one state made of
-# them (Gemma 3n's AltUp unembedding, HY-V4's hc_head).
-STREAM_FAMILIES = ("gemma3n_text", "hy_v4")
 
 
 def cut_margin(ranking: list[int], scores: list[float], k: int) -> dict[str, Any] | None:

@@ -45,8 +45,8 @@ DEFAULT_CALIBRATION = registry.default_calibration("depth_angular")  # defined o
 def last_token_states(model, calibration: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
     """The residual stream at each window's last token, entering every block and leaving the
     last one: float64 `[L + 1, n_windows, hidden]` on the CPU (row l: block l's input; row L:
-    the last block's output, before the final norm; HY-V4's hc_mult streams concatenated, of
-    hc_mult x hidden)."""
+    the last block's output, before the final norm; HY-V4's and DeepSeek-V4's hc_mult streams
+    concatenated, of hc_mult x hidden)."""
     layers = decoder(model).layers
     last = len(layers) - 1
     device = main_device(model)  # where inputs go, also for a dispatched model
@@ -55,7 +55,7 @@ def last_token_states(model, calibration: torch.Tensor, batch_size: int = 8) -> 
     ran: list = [None]
 
     def keep(position, hidden):
-        # (HY-V4's hc_mult residual streams and Gemma 3n's AltUp streams: concatenated, the
+        # (HY-V4's and DeepSeek-V4's hc_mult streams, Gemma 3n's AltUp ones: concatenated, the
         # residual state a block reads whole, token_states)
         hidden = token_states(model, hidden)
         current[position] = hidden[:, -1].flatten(1).detach().to("cpu", torch.float64)

@@ -54,9 +54,9 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8,
         def hook(module, args, kwargs, output):
             out = layer_hidden(output)
             # (Gemma 3n: output_hidden_states gives the last block's own output, its AltUp
-            # streams, not the final norm's; HY-V4's final norm reads hc_head's one state,
-            # not comparable with the streams entering: both compared as the streams the
-            # block passes on, token_states)
+            # streams, not the final norm's; HY-V4's and DeepSeek-V4's final norm reads
+            # hc_head's one state, not comparable with the streams entering: both compared as
+            # the streams the block passes on, token_states)
             if i == last and last_block == "final_norm" and not streams:
                 out = final_norm(model)(out).to(out.device)
             # Under a device map, the input is seen before accelerate moves it to this block's
