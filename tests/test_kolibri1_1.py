@@ -40,7 +40,8 @@ from prunebench.checkpoint.param_count import (block_param_count, broken_reads,
                                                depth_kept_blocks, kolibri1_1_sources,
                                                layer_shapes,
                                                transformers_release_problem)
-from prunebench.methods import depth, depth_angular, depth_mag, depth_taylor, shortgpt, sleb
+from prunebench.methods import (depth, depth_angular, depth_mag, depth_taylor, shortgpt, sizing,
+                                sleb)
 from prunebench.methods.sizing import (depth_removable, kind_keeping_choice, may_remove,
                                        plan_blocks, readers_choice, with_readers)
 from prunebench.modeling import remove_blocks
@@ -360,6 +361,51 @@ def test_the_one_shot_choice_is_the_least_sum_of_scores_that_may_go(layout):
             greedy, _ = kind_keeping_choice(config, ranking, k)
             worse += sum(scores[b] for b in greedy) > best[0]
     assert worse
+    for scores in itertools.product(range(2), repeat=n):  # (ties: the lower block numbers)
+        for k in range(1, n + 1):
+            best = min((sum(scores[b] for b in removed), list(removed))
+                       for removed in itertools.combinations(range(n), k)
+                       if may_remove(config, removed))
+            assert readers_choice(config, range(n), [float(s) for s in scores], k) == best[1]
+
+
+# Forty-eight indexed blocks, a hand-written layout: each even block an indexer whose keys and
+# pool the odd block after it reads, 24 sources apart, which make up to 2**24 sets of sources.
+MANY_SOURCES = dict(num_hidden_layers=48, layer_types=[IX] * 48,
+                    index_layers=list(range(0, 48, 2)),
+                    kv_source_layers=[b - b % 2 for b in range(48)])
+
+
+def test_the_exact_choice_gives_way_where_the_sets_of_sources_would_blow_up():
+    """Without a class: over 24 sources apart the exact choice of 24 blocks would try millions
+    of sets of sources (minutes, gigabytes): readers_choice gives None once it would try more
+    than READERS_CHOICE_MOST, at once; 2 blocks (25 sets) it still chooses exactly, as every
+    subset's least sum says (ties: the lower block numbers)."""
+    config = config_from_dict(tiny_json(**MANY_SOURCES))
+    n = config.num_hidden_layers
+    scores = [float((7 * b) % 5) for b in range(n)]
+    assert readers_choice(config, range(n), scores, 24) is None
+    best = min((sum(scores[b] for b in removed), list(removed))
+               for removed in itertools.combinations(range(n), 2)
+               if may_remove(config, removed))
+    assert readers_choice(config, range(n), scores, 2) == best[1] == [5, 15]
+
+
+def test_a_one_shot_prune_past_the_limit_chooses_by_ranking_and_says_so(monkeypatch, caplog):
+    """prune_one_shot where the exact choice gives way (READERS_CHOICE_MOST lowered to 1 here):
+    the greedy choice by ranking (readers 1 and 3, each source once its readers have gone), a
+    warning naming why."""
+    needs()
+    model = family_model("kolibri1_1", **TWO_SOURCES)
+    shapes = layer_shapes(model.config)
+    target = count_params(model.config) - sum(sorted(
+        (block_param_count(model.config, s) for s in shapes), reverse=True)[:2])
+    monkeypatch.setattr(sizing, "READERS_CHOICE_MOST", 1)
+    with caplog.at_level("WARNING"):
+        report = depth.prune_one_shot(model, target, {"protect_first": 0, "protect_last": 0},
+                                      "test", lambda: ([0.0, 3.0, 1.0, 4.0], {}))
+    assert report["removed_blocks"] == [1, 3] and report["kept_for_kind"] == [0, 2]
+    assert "more than 1 sets of sources" in caplog.text
 
 
 @pytest.mark.parametrize("left_out", [[0], [2], [3], [0, 2], [2, 3], [0, 2, 3], [1, 3]])

@@ -198,11 +198,19 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
         hybrid_count, _ = sizing.zamba2_mix(model.config, target_params, removable)
         chosen = sizing.zamba2_choice(model.config, removable, ranked, k, hybrid_count)
         passed_over = []
-    elif kolibri1_1_sources(model.config):  # (a source only with all its readers: exact)
-        chosen = sizing.readers_choice(model.config, removable, ranked, k)
+    elif kolibri1_1_sources(model.config) and (
+            exact := sizing.readers_choice(model.config, removable, ranked, k)) is not None:
+        chosen = exact  # (a source only with all its readers: the least sum)
         last = max(ranking.index(b) for b in chosen)
         passed_over = [b for b in ranking[:last] if b not in chosen]
     else:
+        if kolibri1_1_sources(model.config):
+            log.warning("%s: this Kolibri-1.1 model's blocks read by others make more than %d "
+                        "sets of sources to try for the removal of the least sum of scores "
+                        "(sizing.readers_choice), so the blocks are taken by ranking instead, "
+                        "a source once its readers have gone (sizing.kind_keeping_choice): a "
+                        "removal of a smaller sum may be missed", criterion,
+                        sizing.READERS_CHOICE_MOST)
         chosen, passed_over = kind_keeping_choice(model.config, ranking, k)
     removed = sorted(chosen)
     if passed_over:

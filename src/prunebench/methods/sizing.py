@@ -238,8 +238,15 @@ def zamba2_choice(config, removable: Sequence[int], scores: Sequence[float],
     return min(options)[2]
 
 
+# The most sets of a Kolibri-1.1 model's sources `readers_choice` tries: the published layout's
+# three sources make at most eight, but a config with s independent sources makes up to 2**s
+# (a hand-written one of 24 would take minutes and gigabytes), and the least sum of a removal
+# closed under reading is no easier in general (one-shot criteria then choose greedily).
+READERS_CHOICE_MOST = 4096
+
+
 def readers_choice(config, removable: Sequence[int], scores: Sequence[float],
-                   k: int) -> list[int]:
+                   k: int) -> list[int] | None:
     """The k blocks a one-shot criterion removes from a Kolibri-1.1 model, whose sources go
     only with all their readers (param_count.broken_reads): of the removals of k of the
     `removable` blocks that may go (`may_remove`), the one whose scores (lower: less
@@ -248,7 +255,8 @@ def readers_choice(config, removable: Sequence[int], scores: Sequence[float],
     the published layout's three sources make at most eight): with it go their readers
     (`with_readers`), and the least-scored blocks no block reads fill up to k (any of them may
     go alone). A greedy choice by ranking (`kind_keeping_choice`) can keep a cheaper source
-    whose readers rank high for a dearer block."""
+    whose readers rank high for a dearer block. None where more than READERS_CHOICE_MOST sets
+    would be tried (the caller chooses greedily, and says so)."""
     free = set(removable)
     sources = sorted({source for _, source, _ in kolibri1_1_sources(config) if source in free},
                      reverse=True)  # (readers first: a block reads only blocks before it)
@@ -258,6 +266,8 @@ def readers_choice(config, removable: Sequence[int], scores: Sequence[float],
         closed += [({*taken, source}, forced | units[source]) for taken, forced in closed
                    if units[source] & set(sources) <= {*taken, source}
                    and len(forced | units[source]) <= k]
+        if len(closed) > READERS_CHOICE_MOST:
+            return None
     unread = sorted((b for b in free if b not in units), key=lambda b: (scores[b], b))
     options = []
     for _, forced in closed:
