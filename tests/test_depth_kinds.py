@@ -19,7 +19,7 @@ import torch
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, count_params, griffin_kinds,
                                                layer_shapes)
-from prunebench.methods import depth, depth_angular, sleb
+from prunebench.methods import depth, depth_angular, shortgpt, sleb
 from prunebench.methods.sizing import (check_kinds_left, kind_keeping_choice,
                                        leaves_each_kind)
 from test_deepseek import ids, random_model
@@ -199,18 +199,23 @@ def test_depth_angular_takes_the_best_run_that_keeps_an_attention_block(monkeypa
 
 def test_depth_angular_refuses_before_scoring_when_no_run_keeps_each_kind(monkeypatch):
     """One attention block, in the middle (block 2) of five: every run of three covers it, while
-    a choice of three apart would keep it (the plan stands): depth_angular refuses before any
-    scoring, naming the kinds and the other criteria."""
+    a choice of three apart would keep it (the other criteria's plans stand): depth_angular's
+    plan refuses it (sizing.run_starts), and its prune before any scoring, naming the kinds and
+    the other criteria."""
     model = random_model(small(layer_types=[LINEAR, LINEAR, FULL, LINEAR, LINEAR]))
     check_kinds_left(model.config, list(range(5)), 3)  # (a choice apart keeps block 2)
+    target = target_removing(model, 3)
+    assert shortgpt.plan(model.config, target, **NO_PROTECTION)["blocks_removed"] == 3
+    refusal = (r"every run of 3 consecutive removable blocks \(starting at \[0, 1, 2\]\) "
+               r"would leave .*full-attention.*depth_ppl, sleb")
+    with pytest.raises(PrunebenchError, match=refusal):
+        depth_angular.plan(model.config, target, **NO_PROTECTION)
 
     def never(*args, **kwargs):
         raise AssertionError("scored")
     monkeypatch.setattr(depth_angular, "last_token_states", never)
-    with pytest.raises(PrunebenchError, match=r"every run of 3 consecutive removable blocks "
-                                              r"\(starting at \[0, 1, 2\]\) would leave .*"
-                                              r"full-attention.*depth_ppl, sleb"):
-        depth_angular.prune(model, ids(), target_removing(model, 3), **NO_PROTECTION)
+    with pytest.raises(PrunebenchError, match=refusal):
+        depth_angular.prune(model, ids(), target, **NO_PROTECTION)
     assert model.config.num_hidden_layers == 5
 
 

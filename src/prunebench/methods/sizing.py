@@ -415,7 +415,7 @@ def check_kinds_left(config, removable: list[int], k: int) -> None:
     remove_blocks after the scoring. The criteria then choose among the choices that keep each
     kind (kind_keeping_choice, leaves_each_kind), so a plan this passes is pruned whatever the
     scores (depth_angular's one run of consecutive blocks may still find no run that keeps
-    each kind: it says so before scoring)."""
+    each kind: its plan says so, `run_starts`)."""
     kept = [b for b in range(config.num_hidden_layers) if b not in removable]
     if getattr(config, "model_type", None) == "zamba2":
         if k not in (counts := zamba2_counts(config, removable)):
