@@ -11,7 +11,9 @@ block's hyper-connections and collapsed by hc_head; experts routed by top k or b
 transformers' meta models and by hand, config.json read without a class; depth pruning equal to
 transformers' model of the kept blocks (layer_types, mlp_layer_types and the attentions' cache
 indices renumbered, each shown to matter); a depth-pruned reload decoded by hf as transformers'
-generate, hf_static refused (transformers' static generate fails); the cache figures equal to
+generate, hf_static refused (transformers' static generate fails); LoRA on its attention's
+linear layers (q_a_proj, q_b_proj, kv_proj, o_b_proj: o_a_proj shown not to wrap) trained and
+merged, its targets it cannot adapt refused; the cache figures equal to
 what its cache layers hold and grow by (one key-value head a block, whatever config.json says);
 the config.json refusals.
 tests/test_families.py runs the shared per-family tests on it."""
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 import torch
@@ -311,16 +314,92 @@ def test_hf_static_is_refused_as_transformers_static_generate_fails():
     assert "DeepseekV4CSACache" in own_cache_static_problem(FAMILIES[NAME]())
 
 
-def test_lora_is_refused_at_the_start(tmp_path):
-    """None of LoRA's targets names a DeepSeek-V4 projection: a +lora variant refused."""
+# -------------------------------------------------------------------------------- LoRA
+
+ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
+# The linear layers of a block's attention that LoRA's attention targets adapt, in order.
+ADAPTED = ["q_a_proj", "q_b_proj", "kv_proj", "o_b_proj"]
+
+
+def test_lora_adapts_the_attentions_linear_layers_trains_and_merges(dense):
+    """q_proj, k_proj, v_proj and o_proj (the other mixtures of experts' targets) adapt every
+    block's q_a_proj and q_b_proj, its one key-value head's kv_proj and o_b_proj, no
+    compressor's or indexer's projection, no o_a_proj, no expert: every adapter is on the
+    forward path (its lora_B has a gradient), an optimizer step changes the logits, and the
+    merged model computes the adapted one's logits, a plain DeepseekV4ForCausalLM holding
+    base + alpha / r x B @ A."""
+    from peft.tuners.lora import LoraLayer
+    from prunebench import lora
+
+    settings = lora.resolve_settings({"target_modules": ATTENTION, "dropout": 0.0, "seed": 0})
+    model = copy.deepcopy(dense)
+    peft_model, names, skipped = lora.attach_lora(model, settings)
+    assert names == [f"model.layers.{b}.self_attn.{m}" for b in range(4) for m in ADAPTED]
+    assert skipped == []
+    x = ids(2, 10)
+    before = logits(peft_model, x)
+    loss = peft_model(input_ids=x, labels=x).loss
+    loss.backward()
+    adapters = [m for m in peft_model.modules() if isinstance(m, LoraLayer)]
+    assert len(adapters) == len(names)
+    assert all(m.lora_B["default"].weight.grad.abs().sum() > 0 for m in adapters)
+    torch.optim.SGD([p for p in peft_model.parameters() if p.requires_grad], lr=0.5).step()
+    adapted = logits(peft_model, x)
+    assert not torch.allclose(adapted, before, atol=1e-4)
+    kv = model.model.layers[1].self_attn.kv_proj
+    a, b = kv.lora_A["default"].weight.detach(), kv.lora_B["default"].weight.detach()
+    base = kv.base_layer.weight.detach().clone()
+    merged = peft_model.merge_and_unload()
+    assert type(merged).__name__ == "DeepseekV4ForCausalLM"
+    assert not any(isinstance(m, LoraLayer) for m in merged.modules())
+    torch.testing.assert_close(merged.model.layers[1].self_attn.kv_proj.weight,
+                               base + settings["alpha"] / settings["r"] * b @ a)
+    torch.testing.assert_close(logits(merged, x), adapted, rtol=0, atol=1e-5)
+    assert numel(merged) == count_params(merged.config) == numel(dense)
+
+
+def test_o_a_proj_is_left_out_as_peft_cannot_wrap_a_grouped_linear(dense):
+    """o_a_proj (DeepseekV4GroupedLinear: one group's rows applied to each of o_groups groups)
+    is an nn.Linear to peft, whose adapter reads each group's input and gives every group's
+    outputs: the adapted model fails (o_groups 2), so no target adapts it."""
+    from peft import LoraConfig, get_peft_model
+
+    model = copy.deepcopy(dense)
+    target = "model.layers.0.self_attn.o_a_proj"
+    peft_model = get_peft_model(model, LoraConfig(r=2, target_modules=[target],
+                                                  init_lora_weights=False))
+    with pytest.raises(RuntimeError, match="must match the size"):
+        logits(peft_model, ids(1, 6))
+
+
+@pytest.mark.parametrize("targets, match", [
+    (["q_proj", "k_proj", "o_proj"], r"names \['k_proj'\] but not \['v_proj'\]: .* one kv_proj"),
+    (None, r"names \['gate_proj', 'up_proj', 'down_proj'\], but DeepseekV4ForCausalLM holds its "
+           r"experts' projections as fused 3D parameters.*\['q_proj', 'k_proj', 'v_proj', "
+           r"'o_proj'\]")])
+def test_lora_targets_it_cannot_adapt_are_refused_at_the_start_and_by_the_job(
+        dense, tmp_path, targets, match):
+    """k_proj without v_proj (its kv_proj is both: one adapter would change the values too),
+    and the default targets' MLP projections (the experts fused, as every mixture of experts'
+    are): refused at the start, naming what to write, and by the LoRA job; the attention
+    targets pass the start check."""
+    from prunebench import lora
     from prunebench.plan.checks import moe_problems
 
     folder = _write_config(tmp_path / "m", tiny_values())
-    config = {"models": {"m": {"source": f"local:{folder}", "variants": ["dense",
-                                                                        "sleb-0.25+lora"]}},
-              "benchmark": {"backends": ["hf"]}}
-    assert any("take +lora out of its variants" in p and "DeepSeek-V4" in p
-               for p in moe_problems(config))
+
+    def start(lora_section):
+        return moe_problems({"models": {"m": {"source": f"local:{folder}",
+                                              "variants": ["dense", "sleb-0.25+lora"]}},
+                             "benchmark": {"backends": ["hf"]}, "lora": lora_section})
+
+    problems = start({} if targets is None else {"target_modules": targets})
+    assert len(problems) == 1 and re.search(match, problems[0])
+    settings = lora.resolve_settings({} if targets is None else {"target_modules": targets})
+    with pytest.raises(PrunebenchError, match=match):
+        lora.attach_lora(copy.deepcopy(dense), settings)
+    assert start({"target_modules": ATTENTION}) == []
+    assert start({"target_modules": ["o_proj"]}) == []
 
 
 def test_shortgpt_compares_each_token_once_over_the_streams_concatenated(dense):

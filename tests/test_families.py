@@ -2189,11 +2189,10 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
             with pytest.raises(PrunebenchError, match="take \\+lora out of its variants"):
                 lora.attach_lora(model, settings)
             return
-        if name in ("mamba", "falcon_mamba", "mamba2", "xlstm", "rwkv", "deepseek_v4"):
-            # no attention, no MLP (xLSTM's, RWKV's and DeepSeek-V4's attention's of their own
-            # names): none of LoRA's targets to adapt (DeepSeek-V4's attention targets named)
-            settings = lora.resolve_settings({"data": {"source": "embedded", "val_size": 8},
-                                              **(extra if name == "deepseek_v4" else {})})
+        if name in ("mamba", "falcon_mamba", "mamba2", "xlstm", "rwkv"):
+            # no attention, no MLP (xLSTM's and RWKV's of their own names): none of LoRA's
+            # targets to adapt
+            settings = lora.resolve_settings({"data": {"source": "embedded", "val_size": 8}})
             with pytest.raises(PrunebenchError, match="no non-empty .* projections to adapt"):
                 lora.attach_lora(model, settings)
             return

@@ -614,10 +614,13 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
         assert len(chosen) == 2 * 4 and all(".self_attn." in n for n in chosen)
         return
     if name == "deepseek_v4":
-        # its attention's projections have names of their own (q_a_proj, q_b_proj, kv_proj,
-        # o_a_proj, o_b_proj): none of LoRA's targets to adapt (+lora refused at the start)
-        with pytest.raises(PrunebenchError, match=r"no non-empty \['q_proj', 'o_proj'\]"):
-            lora.lora_target_names(model, ["q_proj", "o_proj"])
+        # its attention's own linear layers by target (plan.lora_settings.OWN_TARGETS): q_proj
+        # its q_a_proj and q_b_proj, o_proj its o_b_proj (tests/test_deepseek_v4.py: the rest)
+        with pytest.raises(PrunebenchError, match=r"\['gate_proj'\].*fused 3D"):
+            lora.lora_target_names(model, ["q_proj", "o_proj", "gate_proj"])
+        chosen, _ = lora.lora_target_names(model, ["q_proj", "o_proj"])
+        assert chosen == [f"model.layers.{b}.self_attn.{part}" for b in range(4)
+                          for part in ("q_a_proj", "q_b_proj", "o_b_proj")]
         return
     if name == "jetmoe":
         # its attention's query and output projections are its attention experts' fused 3D

@@ -884,12 +884,6 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
         problem = expert_target_problem(known, targets)
         if problem and any(e["recovery"] for e in entries):
             problems.append(f"models.{model} ({known.model_type}): {problem}")
-        if known.model_type == "deepseek_v4" and any(e["recovery"] for e in entries):
-            problems.append(
-                f"models.{model} ({known.model_type}) is a DeepSeek-V4 model: its attention's "
-                "projections (q_a_proj, q_b_proj, kv_proj, o_a_proj, o_b_proj) are none that "
-                "LoRA's targets name, and its experts are fused 3D parameters, so a +lora "
-                "recovery has nothing to adapt: take +lora out of its variants")
     return problems
 
 

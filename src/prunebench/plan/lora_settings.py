@@ -87,6 +87,8 @@ def expert_target_problem(config, targets: list[str]) -> str | None:
     LoRA job (lora.lora_target_names) and at the workflow's start (plan.checks.moe_problems)."""
     if family(config).latent_attention:
         return latent_attention_target_problem(config, targets)
+    if problem := own_target_problem(config, targets):
+        return problem
     if family(config).attention_experts and targets:
         # JetMoE: no linear layer of LLaMA's names in its blocks (LoRA's targets name them)
         return (f"lora.target_modules names {targets}, which {family(config).model_class} "
@@ -132,6 +134,39 @@ def latent_attention_target_problem(config, targets: list[str]) -> str | None:
             f"{', '.join(linears)} (q_proj instead of q_a_proj / {linears[1]} where "
             "q_lora_rank is null), no k_proj or v_proj; set lora.target_modules to "
             f"{[t for t in TARGETS if t in present]}")
+
+
+# Families whose attention holds none of LLaMA's projections under its names: the linear
+# layers of a block's `self_attn` that LoRA's targets adapt, each with the targets it needs all
+# of (lora.lora_target_names reads these instead of the names). DeepSeek-V4's
+# (DeepseekV4Attention): q_proj its query path, q_a_proj (hidden -> q_lora_rank) and q_b_proj
+# (-> the heads); k_proj and v_proj its kv_proj, one key-value head read as keys and as values
+# (an adapter there changes both: named together or not at all); o_proj its o_b_proj (the
+# groups' outputs -> hidden). Its o_a_proj (DeepseekV4GroupedLinear, an nn.Linear of one
+# group's rows applied to every group, block-diagonal) is none: peft wraps it as a plain
+# Linear whose adapter reads each group's input and gives all groups' outputs (a shape error
+# wherever o_groups > 1). Its compressor's and indexer's projections (their own kv_proj,
+# gate_proj, q_b_proj, weights_proj: float32 in a float16 model) are no target's, as
+# DeepSeek-V3.2's indexer is not.
+OWN_TARGETS: dict[str, dict[str, tuple[str, ...]]] = {
+    "deepseek_v4": {"q_a_proj": ("q_proj",), "q_b_proj": ("q_proj",),
+                    "kv_proj": ("k_proj", "v_proj"), "o_b_proj": ("o_proj",)},
+}
+
+
+def own_target_problem(config, targets: list[str]) -> str | None:
+    """Targets naming some of the parts one of `OWN_TARGETS`' modules needs (DeepSeek-V4's
+    k_proj without v_proj: its kv_proj is both), or None: its one adapter would change the
+    unnamed part too."""
+    own = OWN_TARGETS.get(getattr(config, "model_type", None), {})
+    for module, parts in own.items():
+        named = [p for p in parts if p in targets]
+        if named and len(named) < len(parts):
+            return (f"lora.target_modules names {named} but not "
+                    f"{[p for p in parts if p not in named]}: {family(config).model_class} "
+                    f"reads one {module} as {' and '.join(parts)}, whose adapter changes all "
+                    f"of them; name all of {list(parts)} or none")
+    return None
 
 
 # The study's recovery settings. `eval_every`: None = validate at the end of every epoch, N =
