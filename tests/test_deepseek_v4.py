@@ -32,12 +32,12 @@ from prunebench.checkpoint import param_count
 from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
                                                count_params, hyper_connection_params,
                                                hyper_head_params, transformers_release_problem)
-from prunebench import benchmark as bench
 from prunebench.modeling import (cast_floating, config_class, load_model, remove_blocks,
                                  save_model)
 from block_helpers import kept_blocks_state
 from test_exaone_internlm3 import check_refused_below_its_release
 from test_hy_v4 import check_shortgpt_reads_the_streams_concatenated
+from test_qwen3_next import check_hf_decodes_as_generate
 from test_families import (FAMILIES, _write_config, family_model, ids, in_allocated_memory,
                            logits, numel)
 
@@ -285,13 +285,7 @@ def test_a_depth_pruned_reload_decodes_as_transformers(tmp_path):
     ours = load_model(tmp_path / "pruned")
     theirs = in_allocated_memory(DeepseekV4ForCausalLM.from_pretrained(
         tmp_path / "pruned", dtype=torch.float32)).eval()
-    prompt, n_new = ids(2, 7, seed=5), 8
-    mask = torch.ones_like(prompt)
-    tokens = bench.HFRunner(ours, n_new).generate(prompt, mask)
-    with torch.inference_mode():
-        expected = theirs.generate(input_ids=prompt, attention_mask=mask, max_new_tokens=n_new,
-                                   min_new_tokens=n_new, do_sample=False, pad_token_id=0)
-    assert torch.equal(tokens, expected)
+    check_hf_decodes_as_generate(ours, theirs, 8)
     raw = json.loads((tmp_path / "pruned" / "config.json").read_text())
     assert raw["layer_types"] == [KINDS[0], KINDS[3]]
     assert raw["mlp_layer_types"] == [MLPS[0], MLPS[3]]
@@ -495,3 +489,62 @@ def test_a_config_json_transformers_cannot_build_as_written_is_refused(change, m
     folder = _write_config(tmp_path / "m", {**tiny_values(), **change})
     with pytest.raises(PrunebenchError, match=match):
         checked_config_json(folder)
+
+
+# ------------------------------------------------------------------------------ float16
+
+@pytest.mark.parametrize("settings, refused", [
+    ({}, ["benchmark.dtype is 'auto' (float16 on a GPU)"]),
+    ({"device": "cpu"}, []),
+    ({"benchmark": {"dtype": "bfloat16"}}, []),
+    ({"device": "cpu", "evaluation": {"perplexity": {"dtype": "float16"}},
+      "methods": {"sleb": {"params": {"dtype": "float16"}}}},
+     ["evaluation.perplexity.dtype is 'float16'", "methods.sleb.params.dtype is 'float16'"]),
+    ({"device": "cpu", "variant params": {"dtype": "fp16"}},
+     ["variants: sleb-0.25: params.dtype is 'fp16'"])])
+def test_float16_is_refused_at_the_start(tmp_path, settings, refused):
+    """Without a class (any release): a dtype that is float16, or auto on a device that may
+    be a GPU (the benchmark's default, float16 there), refused for a DeepSeek-V4 model,
+    naming the setting and bfloat16; bfloat16, and auto on the CPU (float32), are not; a LLaMA
+    model in float16 is not."""
+    from prunebench.plan.checks import float16_problems
+
+    folder = _write_config(tmp_path / "m", tiny_values())
+    settings = dict(settings)
+    variant = {"name": "sleb-0.25", "params": settings.pop("variant params", {})}
+    config = {"models": {"m": {"source": f"local:{folder}", "variants": ["dense", variant]},
+                         "l": {"source": "local:/nowhere", "shape": "tiny"}},
+              "benchmark": {"backends": ["hf"]}, **settings}
+    problems = float16_problems(config)
+    assert len(problems) == len(refused)
+    for problem, said in zip(problems, refused):
+        assert problem.startswith(f"models.m: {said}") or said in problem
+        assert "'deepseek_v4' model cannot run in float16" in problem
+        assert "set the dtype to bfloat16" in problem
+
+
+def test_float16_fails_in_transformers_and_is_refused_and_bfloat16_decodes(tmp_path):
+    """transformers' own model loaded in float16 keeps its compressors' projections in
+    float32 (_keep_in_fp32_modules) and its forward fails with a dtype mismatch; prunebench
+    refuses to load or cast the model in float16, naming bfloat16, before any weight moves;
+    in bfloat16 the hf backend decodes as transformers' generate of the model loaded in
+    bfloat16."""
+    from transformers import DeepseekV4ForCausalLM
+
+    needs()
+    save_model(family_model(NAME), None, tmp_path / "m")
+    theirs = DeepseekV4ForCausalLM.from_pretrained(tmp_path / "m", dtype=torch.float16).eval()
+    assert theirs.model.layers[1].self_attn.compressor.kv_proj.weight.dtype == torch.float32
+    with pytest.raises(RuntimeError, match="dtype"):
+        logits(theirs, ids(1, 8))
+    for refused in (lambda: load_model(tmp_path / "m", dtype="float16"),
+                    lambda: cast_floating(family_model(NAME), torch.float16)):
+        with pytest.raises(PrunebenchError, match="'deepseek_v4' model cannot run in float16: "
+                                                  "DeepseekV4ForCausalLM keeps its compressors"
+                                                  ".*set the dtype to bfloat16"):
+            refused()
+    ours = load_model(tmp_path / "m", dtype="bfloat16")
+    assert ours.model.layers[1].self_attn.compressor.kv_proj.weight.dtype == torch.bfloat16
+    theirs = in_allocated_memory(DeepseekV4ForCausalLM.from_pretrained(
+        tmp_path / "m", dtype=torch.bfloat16)).eval()
+    check_hf_decodes_as_generate(ours, theirs, 6)

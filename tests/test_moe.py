@@ -21,7 +21,8 @@ from transformers import AutoModelForCausalLM
 from prunebench import PrunebenchError
 from prunebench.checkpoint import moe_fuse
 from prunebench.checkpoint.local_import import import_local
-from prunebench.checkpoint.param_count import (active_experts, config_from_dict, num_experts,
+from prunebench.checkpoint.param_count import (FLOAT16_REASONS, active_experts, config_from_dict,
+                                               num_experts,
                                                sparse_mlp_blocks)
 from prunebench.methods.registry import method_function
 from prunebench.methods.sizing import check_prunable
@@ -767,6 +768,10 @@ def test_the_batch_one_floor_reads_what_transformers_keeps_in_float32_at_four_by
     from prunebench.benchmark.floors import read_params, weight_bytes
 
     config = {**FAMILIES, **TIED}[name]()
+    if dtype == torch.float16 and name in FLOAT16_REASONS:  # (DeepSeek-V4: not run so)
+        with pytest.raises(PrunebenchError, match="cannot run in float16"):
+            cast_floating(family_model(name), dtype)
+        return
     model = cast_floating(family_model(name), dtype)
     kept = sum(t.numel() for t in [*model.parameters(), *model.buffers()]
                if t.dtype == torch.float32)

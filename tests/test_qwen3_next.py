@@ -297,17 +297,26 @@ def check_a_depth_pruned_reload_decodes_as_transformers(model, drop, model_class
     check_hf_backends_decode_as_transformers(ours, theirs)
 
 
-def check_hf_backends_decode_as_transformers(ours, theirs) -> None:
-    """The hf backend's tokens of prunebench's model `ours` equal transformers' generate of
-    `theirs` (its own loading of the same checkpoint), and greedy decoding without a cache
-    wherever that choice is certain; so do hf_static's."""
-    prompt, n_new = ids(2, 7, seed=5), 8
+def check_hf_decodes_as_generate(ours, theirs, n_new: int) -> torch.Tensor:
+    """The hf backend's greedy tokens of prunebench's model `ours` for a 7-token prompt (two
+    rows), which equal transformers' generate of `theirs`."""
+    prompt = ids(2, 7, seed=5)
     mask = torch.ones_like(prompt)
     tokens = bench.HFRunner(ours, n_new).generate(prompt, mask)
     with torch.inference_mode():
         reference = theirs.generate(input_ids=prompt, attention_mask=mask, max_new_tokens=n_new,
                                     min_new_tokens=n_new, do_sample=False, pad_token_id=0)
     assert torch.equal(tokens, reference)
+    return tokens
+
+
+def check_hf_backends_decode_as_transformers(ours, theirs) -> None:
+    """The hf backend's tokens of prunebench's model `ours` equal transformers' generate of
+    `theirs` (its own loading of the same checkpoint), and greedy decoding without a cache
+    wherever that choice is certain; so do hf_static's."""
+    prompt, n_new = ids(2, 7, seed=5), 8
+    mask = torch.ones_like(prompt)
+    tokens = check_hf_decodes_as_generate(ours, theirs, n_new)
     uncached, scores = no_cache_greedy(ours, prompt, n_new)
     static = uncached  # (GPT-Neo's local blocks: hf_static refused, nothing to compare)
     if static_cache_problem(ours):

@@ -56,7 +56,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     with_boolean_flags, with_partial_rotary,
                                     with_read_ffn_keys, without_null_shapes,
                                     zamba_needed_kinds, zamba2_removal_problem)
-from prunebench.checkpoint.param_count import cross_attention_blocks
+from prunebench.checkpoint.param_count import cross_attention_blocks, float16_problem
 from prunebench.projections import (alias_llama_names, block_mlp, decoder, down_proj,
                                     embedding_name, get_part, head_name, mlp_gated, mlp_inputs,
                                     module_name, o_proj, set_attention, set_block_heads,
@@ -530,12 +530,21 @@ def float32_kept(model: nn.Module, dtype: torch.dtype | None):
     return lambda name: pattern.search(name) is not None
 
 
+def refuse_float16(config, dtype: torch.dtype | None) -> None:
+    """Stop a model of a family transformers cannot run in float16 (DeepSeek-V4's:
+    param_count.FLOAT16_REASONS) from being loaded or cast to it, before any weight moves (the
+    start refuses such a config: plan.checks.float16_problems)."""
+    if problem := float16_problem(getattr(config, "model_type", None), dtype):
+        raise PrunebenchError(problem)
+
+
 def cast_floating(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     """`model.to(dtype)` in place, except the tensors transformers keeps in float32 at that
     dtype (`float32_kept`), which are made float32: the model as `from_pretrained(dtype=...)`
     holds it, and a pruned or recovered model saved in its checkpoint's dtype keeps a router
     stored in float32 as it was. Each tensor is cast from its current values, so a float32
     model cast to bfloat16 keeps its routers exact."""
+    refuse_float16(getattr(model, "config", None), dtype)
     kept = float32_kept(model, dtype)
     for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
         if tensor.is_floating_point():
@@ -1195,6 +1204,7 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     if device_map is not None:
         device = "cpu"  # weights pass through host memory; dispatch() moves each to its device
         claim_placement_gpus(device_map, max_memory)
+    refuse_float16(config, dtype)
     model = build_model(config, device="meta")
     kept = float32_kept(model, dtype)  # (matched on the names the class holds: Ergo's differ)
     state = load_state_dict(path, device=device, dtype=dtype,

@@ -7072,6 +7072,30 @@ RELEASE_REASONS = {"deepseek_v4": "5.17 to 5.23 have DeepseekV4Config but build 
                    "(on text, LLaMA's rotation): the same weights give other logits on the two"}
 
 
+# Families transformers' class cannot run in float16, and why: the start refuses a float16
+# dtype (or auto, float16 on a GPU) for their models (plan.checks.float16_problems), and a
+# model is neither loaded nor cast so (`float16_problem`).
+FLOAT16_REASONS = {"deepseek_v4": "DeepseekV4ForCausalLM keeps its compressors' and "
+                   "indexers' projections (kv_proj, gate_proj, weights_proj) in float32 in a "
+                   "float16 model (_keep_in_fp32_modules, 5.24 and 5.25), which transformers' "
+                   "forward then multiplies with float16 hidden states: it fails with a dtype "
+                   "mismatch (in bfloat16 they are bfloat16, as published)"}
+
+
+def float16_problem(model_type: str | None, dtype: Any) -> str | None:
+    """Why a model of the family `model_type` cannot run in `dtype` (a torch dtype or its
+    name), with the fix: where it is float16 and transformers' class of the family cannot run
+    in it (`FLOAT16_REASONS`); None otherwise."""
+    if str(dtype).lower().removeprefix("torch.") not in ("float16", "fp16", "half"):
+        return None
+    if (reason := FLOAT16_REASONS.get(model_type or "")) is None:
+        return None
+    return (f"a {model_type!r} model cannot run in float16: {reason}. Run it in bfloat16 "
+            "(or float32): set the dtype to bfloat16 (benchmark.dtype, evaluation.perplexity"
+            ".dtype, evaluation.zeroshot.dtype, a method's dtype; `auto` means float16 on a "
+            "GPU)")
+
+
 def transformers_release_problem(model_type: str | None) -> str | None:
     """Why this environment's transformers cannot build the family `model_type`: it is older
     than the family's first release (`Family.min_transformers`), with the upgrade to make;

@@ -770,6 +770,42 @@ def transformers_release_problems(config: dict[str, Any],
     return problems
 
 
+def float16_problems(config: dict[str, Any], resources: str | Path = "resources",
+                     schema_file: str | Path = SCHEMA) -> list[str]:
+    """Models whose config is known here of a family transformers cannot run in float16
+    (param_count.FLOAT16_REASONS: DeepSeek-V4's), where a dtype of the config is float16, or
+    `auto` on a device that is not the CPU (the benchmark's auto is float16 on a GPU, the
+    evaluation's too unless the checkpoint is stored in bfloat16 and the GPU computes in it):
+    said at the start, naming the setting and the fix (bfloat16), rather than by each job
+    that loads the model in it."""
+    from prunebench.checkpoint.param_count import float16_problem
+
+    gpu = str(config.get("device", "auto")) != "cpu"
+    bench = {**schema_defaults("benchmark", schema_file), **config_section(config, "benchmark")}
+    settings = [("benchmark.dtype", bench.get("dtype")),
+                *((f"evaluation.{part}.dtype", config_section(config, "evaluation", part).get(
+                    "dtype")) for part in ("perplexity", "zeroshot"))]
+    methods = config.get("methods")
+    settings += [(f"methods.{method}.params.dtype", section["params"].get("dtype"))
+                 for method, section in (methods.items() if isinstance(methods, dict) else ())
+                 if isinstance(section, dict) and isinstance(section.get("params"), dict)]
+    problems = []
+    for model, spec in _models(config):
+        known = _known_config(model, spec, resources) or _named_shape(spec)
+        model_type = getattr(known, "model_type", None)
+        variants = spec.get("variants")
+        own = [(f"models.{model}.variants: {item.get('name')}: params.dtype",
+                item["params"].get("dtype"))
+               for item in (variants if isinstance(variants, list) else ())
+               if isinstance(item, dict) and isinstance(item.get("params"), dict)]
+        for where, dtype in [*settings, *own]:
+            as_run = "float16" if gpu and str(dtype).lower() == "auto" else dtype
+            if problem := float16_problem(model_type, as_run):
+                said = f"{dtype!r}" + (" (float16 on a GPU)" if as_run != dtype else "")
+                problems.append(f"models.{model}: {where} is {said}, and {problem}")
+    return problems
+
+
 def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                  schema_file: str | Path = SCHEMA) -> list[str]:
     """What a mixture-of-experts model (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE) whose config is
@@ -1089,6 +1125,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
              + softcap_attention_problems(config, resources, schema_file)
              + packed_lora_target_problems(config, resources)
              + moe_problems(config, resources, schema_file)
+             + float16_problems(config, resources, schema_file)
              + static_cache_problems(config, resources, schema_file)
              + batched_state_problems(config, resources, schema_file)
              + transformers_release_problems(config, resources)
