@@ -29,6 +29,7 @@ from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, checked_config_json,
                                                config_from_dict, count_params, layer_shapes,
                                                sliding_windows, transformers_release_problem)
+from prunebench.methods.depth import without_blocks
 from prunebench.modeling import remove_blocks
 from block_helpers import kept_blocks_state
 from test_exaone_internlm3 import check_refused_below_its_release
@@ -158,6 +159,20 @@ def test_depth_pruning_computes_as_transformers_model_of_the_kept_blocks(dense, 
     torch.testing.assert_close(logits(model, x), logits(reference, x), rtol=0, atol=1e-5)
     assert numel(model) == count_params(model.config) == numel(reference)
 
+
+@pytest.mark.parametrize("drop", [{1}, {0, 2}])
+def test_depth_scoring_leaves_blocks_out_as_the_prune_removes_them(dense, drop):
+    """The depth criteria score a removal by running the model without those blocks
+    (methods.depth.without_blocks): the kept blocks take their new residual places there too,
+    so each loss is the pruned model's (kept at their old places, it is another model's), and
+    get their own back after."""
+    x = ids(2, 24)
+    pruned = logits(remove_blocks(copy.deepcopy(dense), sorted(drop)), x)
+    with without_blocks(dense, drop):
+        scored = logits(dense, x)
+    torch.testing.assert_close(scored, pruned, rtol=0, atol=1e-5)
+    assert [(layer.attn_residual_add_idx, layer.mlp_residual_add_idx)
+            for layer in dense.model.layers] == [(2 * i + 2, 2 * i + 3) for i in range(4)]
 
 @pytest.fixture(scope="module")
 def without_block_0(dense):

@@ -1760,6 +1760,18 @@ def _zamba2_kept_adapters(model, hybrid: list[int], keep: list[int]) -> None:
             idx: j for j, idx in enumerate(now)}
 
 
+def set_residual_places(layer, index: int) -> None:
+    """Give a Beam block the residual places of block `index`; nothing for other blocks. A
+    Beam block adds each sublayer's output to the residual scaled by that sublayer's place in
+    the stack, 2 (i + 1) and 2 (i + 1) + 1, fixed when built: the kept blocks' new places, as
+    the model of the kept blocks transformers builds, and a reload, hold them; the old ones
+    would weigh the residual against other sums (remove_blocks, and the depth criteria's
+    methods.depth.without_blocks, which scores the model a removal leaves)."""
+    if hasattr(layer, "attn_residual_add_idx"):
+        layer.attn_residual_add_idx = 2 * (index + 1)
+        layer.mlp_residual_add_idx = layer.attn_residual_add_idx + 1
+
+
 def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalLM:
     """Remove whole decoder blocks in place; the result is a plain, shallower LLaMA."""
     n = model.config.num_hidden_layers
@@ -1939,13 +1951,7 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 conv.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
-        if hasattr(layer, "attn_residual_add_idx"):
-            # (a Beam block adds each sublayer's output to the residual scaled by that
-            # sublayer's place in the stack, 2 (i + 1) and 2 (i + 1) + 1, fixed when built: the
-            # kept blocks' new places, as the model of the kept blocks transformers builds, and
-            # a reload, hold them; the old ones would weigh the residual against other sums)
-            layer.attn_residual_add_idx = 2 * (new_idx + 1)
-            layer.mlp_residual_add_idx = layer.attn_residual_add_idx + 1
+        set_residual_places(layer, new_idx)
         if model.config.model_type == "zaya":
             # ZAYA's CCA projection caches its convolution and delayed-value states under an
             # index of its own, which its router holds too

@@ -37,7 +37,8 @@ from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 from prunebench.methods.sizing import (check_kinds_left, kind_keeping_choice,  # noqa: F401
                                        depth_removable, removable_blocks, solve_num_blocks)
 from prunebench.modeling import (cast_floating, config_dtype, dtype_name, float32_kept,
-                                 kept_block_lists, remove_blocks, resolve_dtype)
+                                 kept_block_lists, remove_blocks, resolve_dtype,
+                                 set_residual_places)
 from prunebench.projections import decoder, set_layers
 
 log = logging.getLogger(__name__)
@@ -78,10 +79,14 @@ def without_blocks(model, blocks: set[int]):
     model.config.num_hidden_layers = len(decoder(model).layers)
     for key, values in kept.items():
         setattr(model.config, key, values)
+    for i, layer in enumerate(decoder(model).layers):  # (Beam's: as remove_blocks renumbers)
+        set_residual_places(layer, i)
     try:
         yield model
     finally:
         set_layers(model, layers)
+        for i, layer in enumerate(layers):
+            set_residual_places(layer, i)
         model.config.num_hidden_layers = n
         for key, values in lists.items():
             setattr(model.config, key, values)
