@@ -30,7 +30,8 @@ from prunebench import PrunebenchError
 from prunebench.benchmark.floors import kv_cache_bytes, read_params
 from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
                                                count_params, depth_kept_blocks,
-                                               own_cache_static_problem)
+                                               kv_bytes_of, kv_bytes_per_token, kv_head_count,
+                                               layer_shapes, own_cache_static_problem)
 from prunebench.modeling import build_model, load_model, remove_blocks
 from prunebench.projections import decoder
 from test_families import VOCAB, ids, logits, numel
@@ -211,6 +212,13 @@ def test_the_decode_floor_reads_and_caches_the_self_attention_blocks(model, dtyp
     with torch.no_grad():
         run(input_ids=x, past_key_values=cache, use_cache=True)
     assert kv_cache_bytes(model.config, 2, 9, dtype) == cache_bytes(cache) > 0
+    # the plan's figure, the bytes a token adds (dense_kv_bytes, a depth plan's kept KV heads):
+    # the self-attention blocks' alone, as the cache grows
+    size = torch.tensor([], dtype=dtype).element_size()
+    shapes = layer_shapes(model.config)
+    assert 2 * 9 * kv_bytes_of(model.config, shapes, size) == cache_bytes(cache)
+    assert 2 * 9 * kv_bytes_per_token(model.config, kv_head_count(shapes), size) == cache_bytes(
+        cache)
     cross = sum(numel(decoder(model).layers[i]) for i in CROSS)
     embedding = decoder(model).embed_tokens.weight.numel()
     assert read_params(model.config) == numel(model) - embedding - cross

@@ -16,7 +16,7 @@ import torch
 from prunebench import PrunebenchError
 from prunebench.benchmark.timing import UNCACHED_DECODE_NOTE
 from prunebench.checkpoint.param_count import (active_experts, altup_projection_params,
-                                               attention_expert_params,
+                                               attention_expert_params, caches_tokens,
                                                deepseek_v4_compressed,
                                                expert_param_count, family,
                                                hyper_head_params, indexer_key_values,
@@ -212,8 +212,7 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
                  * ((shape.get("head_dim") or head_dim(config))
                     + (shape.get("head_dim") or value_head_dim(config)))
                  for shape, window in zip(layer_shapes(config), windows)
-                 if shape["num_attention_heads"] > 0 and not shape.get("kv_shared")
-                 and not shape.get("cross_attention"))  # (Llama 3.2 Vision's: none on text)
+                 if caches_tokens(shape))
     # (MiniMax-M3's indexers: a key of index_head_dim a position in each sparse block)
     values += seq_len * indexer_key_values(config)
     return batch * values * _element_size(dtype) + state

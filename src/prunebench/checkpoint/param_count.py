@@ -8849,11 +8849,17 @@ def value_head_dim(config) -> int:
     return getattr(config, key) if key else head_dim(config)
 
 
+def caches_tokens(shape: dict[str, Any]) -> bool:
+    """Whether a block of this shape caches keys and values a token: not one left with no
+    heads, nor a Gemma 4 block that reuses another's keys and values, nor a Llama 3.2 Vision
+    cross-attention block (skipped on text; with images it caches their states, not tokens')."""
+    return (shape["num_attention_heads"] > 0 and not shape.get("kv_shared")
+            and not shape.get("cross_attention"))
+
+
 def kv_head_count(shapes: list[dict[str, Any]]) -> int:
-    """KV heads summed over blocks of these shapes (a block left with no heads caches nothing,
-    nor does a Gemma 4 block that reuses another's keys and values)."""
-    return sum(s["num_key_value_heads"] for s in shapes
-               if s["num_attention_heads"] > 0 and not s.get("kv_shared"))
+    """KV heads summed over the blocks of these shapes that cache a token (`caches_tokens`)."""
+    return sum(s["num_key_value_heads"] for s in shapes if caches_tokens(s))
 
 
 def kv_bytes_of(config, shapes: list[dict[str, Any]], bytes_per_value: int = 2) -> int:
@@ -8874,7 +8880,7 @@ def kv_bytes_of(config, shapes: list[dict[str, Any]], bytes_per_value: int = 2) 
     if not (family(config).per_layer_blocks or any("head_dim" in s for s in shapes)):
         return kv_bytes_per_token(config, kv_head_count(shapes), bytes_per_value)
     return sum(2 * s["num_key_value_heads"] * s["head_dim"] * bytes_per_value for s in shapes
-               if s["num_attention_heads"] > 0 and not s.get("kv_shared"))
+               if caches_tokens(s))
 
 
 def kv_bytes_per_token(config: LlamaConfig, kv_heads: int, bytes_per_value: int = 2) -> int:
