@@ -246,6 +246,8 @@ def test_a_depth_pruned_reload_decodes_as_transformers(tmp_path):
     ({"mlp_layer_types": ["dense", "moe", "sparse", "sparse"]}, "MLP kinds"),
     ({"n_group": 3}, "n_group=3 and topk_group=2 for 8 experts"),
     ({"topk_group": 5}, "n_group=4 and topk_group=5"),
+    # groups of one expert: the router scores a group by its best two
+    ({"n_group": 8}, "n_group=8 and topk_group=2 for 8 experts"),
 ])
 def test_a_config_json_transformers_does_not_run_is_refused_when_read(change, match,
                                                                        tmp_path):

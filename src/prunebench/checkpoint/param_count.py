@@ -7170,7 +7170,8 @@ def beam_unbuilt(values: dict[str, Any]) -> str | None:
     (keyed by kind, null for a kind that rotates nothing: a KeyError when built), a null window
     beside a sliding block, MLP kinds other than dense / sparse or not one a block (BeamConfig
     refuses them), and routing groups the router cannot form (n_group null or not dividing
-    num_experts, topk_group null or more than n_group: the router's view or top-k fails)."""
+    num_experts into groups of two or more, topk_group null or more than n_group: the router's
+    view or top-k fails)."""
     if values.get("model_type") != "beam":
         return None
     read = beam_block_kinds({**CONFIG_DEFAULTS["beam"], **without_null_shapes(values)})
@@ -7195,11 +7196,11 @@ def beam_unbuilt(values: dict[str, Any]) -> str | None:
     groups, chosen = read.get("n_group"), read.get("topk_group")
     if any(mlp == "sparse" for mlp in mlps) and not (
             isinstance(groups, int) and isinstance(chosen, int) and groups > 0
-            and experts % groups == 0 and 0 < chosen <= groups):
+            and experts % groups == 0 and experts // groups >= 2 and 0 < chosen <= groups):
         return (f"gives n_group={groups} and topk_group={chosen} for {experts} experts: "
-                "BeamTopKRouter splits the experts into n_group equal groups and keeps the "
-                "topk_group best of them (its view or top-k fails at the first forward "
-                "otherwise)" + fix)
+                "BeamTopKRouter splits the experts into n_group equal groups of two or more "
+                "(it scores a group by its best two) and keeps the topk_group best of them "
+                "(its view or top-k fails at the first forward otherwise)" + fix)
     return None
 
 
