@@ -32,6 +32,7 @@ from prunebench.checkpoint.param_count import (checked_config_json, config_from_
                                                count_params, depth_kept_blocks,
                                                kv_bytes_of, kv_bytes_per_token, kv_head_count,
                                                layer_shapes, own_cache_static_problem)
+from prunebench.methods.depth import without_blocks
 from prunebench.modeling import build_model, load_model, remove_blocks
 from prunebench.projections import decoder
 from test_families import VOCAB, ids, logits, numel
@@ -191,6 +192,9 @@ def test_the_cross_blocks_and_the_first_block_are_kept(model):
         with pytest.raises(PrunebenchError, match="block.*of this Llama 3.2 Vision model"):
             remove_blocks(pruned, drop)
         assert len(decoder(pruned).layers) == 5
+        with pytest.raises(PrunebenchError, match="cross-attention blocks and its first"):
+            with without_blocks(pruned, set(drop)):  # (as the depth criteria score)
+                pass
     assert depth_kept_blocks(model.config) == [0, *CROSS]
     first = theirs_of(model, [1, 2, 3, 4], [0, 2])
     assert own_cache_static_problem(first.config) and not own_cache_static_problem(model.config)

@@ -115,8 +115,10 @@ def _passed_through(model, blocks: set[int]):
     if needed:
         raise PrunebenchError(
             f"blocks {needed} of this {family(model.config).model_class} model cannot be left "
-            "out (depth_kept_blocks: Gemma 4's last block, or Gemma 4's or Gemma 3n's blocks "
-            "whose keys and values later blocks reuse)")
+            "out: a depth prune keeps them (depth_kept_blocks: Gemma 4's last block, Gemma 4's "
+            "or Gemma 3n's blocks whose keys and values later blocks reuse, a Llama 3.2 Vision "
+            "model's cross-attention blocks and its first block). Score other blocks: the "
+            "depth methods never choose these (methods.sizing.removable_blocks)")
     layers = decoder(model).layers
     set_layers(model, nn.ModuleList(PassThrough() if i in blocks else layer
                                     for i, layer in enumerate(layers)))
