@@ -216,6 +216,17 @@ def test_angular_scores_in_half_precision_and_keeps_the_weights_exact(tiny_model
                             dtype="int8")
 
 
+def test_angular_states_refuse_a_block_that_did_not_run(small_random_model):
+    """A block the model did not run has no state of its own: taken as passing its input on,
+    its runs would look free to remove. Only a Llama 3.2 Vision model's cross-attention blocks
+    (skipped on text) are; any other is refused, naming it (here a model running its first
+    three blocks of four, as LLaMA runs those its config counts)."""
+    model = small_random_model(seed=3, num_hidden_layers=4)
+    model.config.num_hidden_layers = 3
+    ids = torch.randint(3, 128, (2, 8), generator=torch.Generator().manual_seed(0))
+    with pytest.raises(PrunebenchError, match=r"block\(s\) \[3\] did not run"):
+        depth_angular.last_token_states(model, ids)
+
 @pytest.mark.parametrize("batch_size,checkpointing", [(4, True), (3, True), (4, False)])
 def test_taylor_scores_equal_a_direct_sum_of_w_times_g(small_random_model, batch_size, checkpointing):
     """As the study's script computes them, also in unequal batches (3 and 1 windows: each

@@ -27,6 +27,7 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.device_map import main_device
+from prunebench.checkpoint.param_count import cross_attention_blocks
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import (NEAR_TIE, cut_margin, layer_hidden, ranked_score,
                                       require_calibration, scored_in, scoring_dtype,
@@ -53,6 +54,7 @@ def last_token_states(model, calibration: torch.Tensor, batch_size: int = 8) -> 
     batches: list[list[torch.Tensor | None]] = []
     current: list[torch.Tensor | None] = []
     ran: list = [None]
+    skipped = set(cross_attention_blocks(model.config))  # (on text: nothing to attend to)
 
     def keep(position, hidden):
         # (HY-V4's and DeepSeek-V4's hc_mult streams, Gemma 3n's AltUp ones: concatenated, the
@@ -77,7 +79,15 @@ def last_token_states(model, calibration: torch.Tensor, batch_size: int = 8) -> 
             model.model(input_ids=calibration[j:j + batch_size].to(device), use_cache=False)
             keep(last + 1, layer_hidden(ran[0]))
             # A block the model skips (Llama 3.2 Vision's cross-attention blocks on text)
-            # passes its input on: what enters it is what enters the next.
+            # passes its input on: what enters it is what enters the next. Any other block
+            # that did not run is no state to guess.
+            if unrun := [p for p in range(last + 1)
+                         if current[p] is None and p not in skipped]:
+                raise PrunebenchError(
+                    f"depth_angular: block(s) {unrun} did not run in the model's forward, so "
+                    "their input states are unknown (only a Llama 3.2 Vision model's "
+                    "cross-attention blocks are skipped on text): the model's blocks and its "
+                    "config's num_hidden_layers must agree")
             for p in reversed(range(last + 1)):
                 if current[p] is None:
                     current[p] = current[p + 1]
