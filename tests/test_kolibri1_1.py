@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
+import math
 
 import pytest
 import torch
@@ -37,13 +38,15 @@ import transformers
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, broken_reads,
                                                config_from_dict, count_params,
-                                               depth_kept_blocks, kolibri1_1_sources,
+                                               depth_kept_blocks, depth_removed_params,
+                                               kolibri1_1_sources,
                                                layer_shapes,
                                                transformers_release_problem)
-from prunebench.methods import (depth, depth_angular, depth_mag, depth_taylor, shortgpt, sizing,
-                                sleb)
-from prunebench.methods.sizing import (depth_removable, kind_keeping_choice, may_remove,
-                                       plan_blocks, readers_choice, with_readers)
+from prunebench.methods import (depth, depth_angular, depth_mag, depth_taylor, registry,
+                                shortgpt, sizing, sleb)
+from prunebench.methods.sizing import (depth_mix, depth_removable, kind_keeping_choice,
+                                       may_remove, plan_blocks, readers_choice, removal_mixes,
+                                       run_starts, with_readers, within_counts)
 from prunebench.modeling import remove_blocks
 from test_afmoe_laguna_mellum import check_published_import
 from test_exaone_internlm3 import check_refused_below_its_release
@@ -406,6 +409,112 @@ def test_a_one_shot_prune_past_the_limit_chooses_by_ranking_and_says_so(monkeypa
                                       "test", lambda: ([0.0, 3.0, 1.0, 4.0], {}))
     assert report["removed_blocks"] == [1, 3] and report["kept_for_kind"] == [0, 2]
     assert "more than 1 sets of sources" in caplog.text
+
+
+def test_a_plan_past_the_limit_sizes_the_largest_blocks_first_at_once(caplog):
+    """Without a class: the 24 sources apart would make millions of sets of sources for the
+    plan's mixes too (sizing.readers_mixes): its plan gives way at once to the largest blocks
+    first (no blocks_removed_by_size), with a warning, its size as many of the largest; the
+    published layout's and the tiny model's plans stay sized by mix."""
+    config = config_from_dict(tiny_json(**MANY_SOURCES))
+    removable = depth_removable(config, 0, 0)
+    assert not sizing.sized_by_mix(config, removable)
+    sizes = sorted((block_param_count(config, s) for s in layer_shapes(config)), reverse=True)
+    target = count_params(config) - sum(sizes[:24])
+    with caplog.at_level("WARNING"):
+        plan = plan_blocks(config, target, 0, 0)
+    assert plan["blocks_removed"] == 24 and plan["params_after"] == target
+    assert "blocks_removed_by_size" not in plan and sizing.planned_mix(
+        config, target, removable) is None
+    assert "sizes the largest removable blocks first" in caplog.text
+    assert sizing.sized_by_mix(config_from_dict(tiny_json()), range(4))
+
+
+# The layouts a depth plan's size is checked on: tests/test_families.py's tiny model's (blocks
+# of three sizes: dense 0, sparse 1 and 2, reader 3), two sources, a chain of three sources,
+# and SHARING's with blocks 0 and 1 dense.
+SIZED = {"family": dict(num_hidden_layers=4, layer_types=[SL, IX] * 2, index_layers=[1],
+                        kv_source_layers=[0, 1, 2, 1], mlp_only_layers=[0]),
+         "two sources": dict(num_hidden_layers=4, mlp_only_layers=[0], **TWO_SOURCES),
+         "chained": dict(mlp_only_layers=[0], **CHAINED),
+         "sharing": dict(mlp_only_layers=[0, 1])}
+
+
+def greedy_rounds(config, removable, scores, mix) -> list[int]:
+    """SLEB's rounds (sleb.eliminate) over additive losses: each the least-scored block that
+    may go beside those taken and keeps the planned mix in reach (sizing.within_counts)."""
+    removed: list[int] = []
+    for _ in range(sum(mix)):
+        removed.append(min((scores[b], b) for b in removable if b not in removed
+                           and may_remove(config, [*removed, b])
+                           and within_counts(config, removable, [*removed, b], mix))[1])
+    return removed
+
+
+@pytest.mark.parametrize("layout", SIZED, ids=str)
+@pytest.mark.parametrize("protect", [(0, 0), (1, 0), (0, 1)], ids=str)
+def test_every_reachable_size_is_the_plans_and_every_criterions(layout, protect):
+    """Without a class (any release), for every size a depth prune reaches (each allowed
+    removal's, every subset tried, all among sizing.removal_mixes'), the plan of that target
+    says that size, and the blocks of it the one-shot criteria choose (readers_choice of the
+    plan's mix), SLEB's rounds and each run depth_angular may take have it, whatever the
+    scores. Before, the plan sized the largest blocks first and the criteria chose any blocks
+    of that number: a dense block, or one reading another's keys, took fewer parameters."""
+    config = config_from_dict(tiny_json(**SIZED[layout]))
+    n, total = config.num_hidden_layers, count_params(config)
+    try:
+        removable = depth_removable(config, *protect)
+    except PrunebenchError:
+        pytest.skip("the protection leaves no removable block")
+    reachable = {total - depth_removed_params(config, removed)
+                 for k in range(1, n) for removed in itertools.combinations(removable, k)
+                 if may_remove(config, removed)}
+    mixes = removal_mixes(config, removable)
+    assert {total - depth_removed_params(config, b) for b in mixes.values()} - {total} == (
+        reachable)
+    every = max(1, math.factorial(n) // 8)  # (at most eight orders of the scores)
+    orders = [[float(s) for s in scores]
+              for scores in list(itertools.permutations(range(n)))[::every]]
+    assert len({block_param_count(config, s) for s in layer_shapes(config)}) > 1
+    differs = 0
+    for size in sorted(reachable):
+        plan = plan_blocks(config, size, *protect)
+        mix = depth_mix(config, size, removable)
+        assert plan["params_after"] == size and plan["blocks_removed"] == sum(mix)
+        largest = total - sum(sorted((block_param_count(config, s)
+                                      for s in layer_shapes(config)), reverse=True)[:sum(mix)])
+        differs += largest != size
+        for scores in orders:
+            chosen = readers_choice(config, removable, scores, sum(mix), mix)
+            rounds = greedy_rounds(config, removable, scores, mix)
+            for removed in (chosen, rounds):
+                assert may_remove(config, removed)
+                assert total - depth_removed_params(config, removed) == size
+        try:
+            starts = run_starts(config, removable, sum(mix), size)
+        except PrunebenchError:
+            continue
+        assert all(total - depth_removed_params(config, range(s, s + sum(mix))) == size
+                   for s in starts)
+    assert differs or protect != (0, 0)  # (the largest first would have planned another)
+
+
+@pytest.mark.parametrize("criterion", ["depth_ppl", "shortgpt", "depth_mag", "depth_taylor",
+                                       "sleb", "depth_angular"])
+def test_every_criterion_prunes_to_the_plans_size(criterion):
+    """The tiny model's dense block 0's size gone (smaller than a sparse block): the plan
+    says one block of the dense size and that size, and each criterion removes block 0, the
+    pruned model of the plan's size; before, the plan said a sparse block's size and the
+    criteria removed whichever block scored least."""
+    needs()
+    model = family_model("kolibri1_1")
+    target = count_params(model.config) - depth_removed_params(model.config, [0])
+    off = {"protect_first": 0, "protect_last": 0}
+    plan = registry.method_plan(criterion)(model.config, target, **off)
+    assert plan["blocks_removed_by_size"][-1][1] == plan["blocks_removed"] == 1
+    report = registry.method_function(criterion)(model, ids(2, 16), target, **off)
+    assert report["removed_blocks"] == [0]
+    assert numel(model) == count_params(model.config) == plan["params_after"] == target
 
 
 @pytest.mark.parametrize("left_out", [[0], [2], [3], [0, 2], [2, 3], [0, 2, 3], [1, 3]])

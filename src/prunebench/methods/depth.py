@@ -202,12 +202,13 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
     if model.config.model_type == "jamba":  # (whole periods: sizing.solve_whole_periods)
         chosen, passed_over = sizing.whole_period_choice(model.config, removable, ranked, k), []
     elif model.config.model_type == "zamba2":  # (hybrid blocks in whole cycles)
-        hybrid_count, _ = sizing.zamba2_mix(model.config, target_params, removable)
+        hybrid_count, _ = sizing.depth_mix(model.config, target_params, removable)
         chosen = sizing.zamba2_choice(model.config, removable, ranked, k, hybrid_count)
         passed_over = []
-    elif kolibri1_1_sources(model.config) and (
-            exact := sizing.readers_choice(model.config, removable, ranked, k)) is not None:
-        chosen = exact  # (a source only with all its readers: the least sum)
+    elif kolibri1_1_sources(model.config) and (exact := sizing.readers_choice(
+            model.config, removable, ranked, k,
+            sizing.planned_mix(model.config, target_params, removable))) is not None:
+        chosen = exact  # (a source only with all its readers: the least sum of the plan's mix)
         last = max(ranking.index(b) for b in chosen)
         passed_over = [b for b in ranking[:last] if b not in chosen]
     else:

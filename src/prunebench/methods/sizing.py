@@ -13,6 +13,7 @@ takes what its prune shares with its plan from here, and has its plan as `plan`
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -84,8 +85,14 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
     """
     if getattr(config, "model_type", None) == "jamba":
         return solve_whole_periods(config, target_params, removable)
-    if getattr(config, "model_type", None) == "zamba2":
-        return sum(zamba2_mix(config, target_params, removable))
+    if sized_by_mix(config, removable):
+        return sum(depth_mix(config, target_params, removable))
+    if kolibri1_1_sources(config):  # (past READERS_CHOICE_MOST: the largest blocks first)
+        log.warning("this Kolibri-1.1 model's blocks read by others make more than %d sets of "
+                    "sources to try (sizing.READERS_CHOICE_MOST), so its depth plan sizes the "
+                    "largest removable blocks first, not how many of each size go "
+                    "(sizing.depth_mix): a criterion choosing smaller blocks or readers may "
+                    "prune to a larger size than the plan's", READERS_CHOICE_MOST)
     shapes = layer_shapes(config)
     sizes = [block_param_count(config, shapes[i]) for i in largest_first(config, removable)]
     total = count_params(config)
@@ -106,12 +113,7 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
             f"block gone (embeddings{' and protected blocks' if protected else ''} stay): choose "
             "a larger target" + (" or protect fewer blocks (protect_first / protect_last)"
                                  if protected else "")
-            + (f"; blocks {needed} stay whatever the protection: the model needs them "
-               "(depth_kept_blocks)" if (needed := depth_kept_blocks(config)) else "")
-            + (f"; blocks {read} stay while blocks kept read them (their keys and values or "
-               "candidate pool: param_count.broken_reads)" if (read := [
-                   b for b in range(config.num_hidden_layers)
-                   if b not in removable and broken_reads(config, [*removable, b])]) else ""))
+            + staying_note(config, removable))
     if best_k >= config.num_hidden_layers:
         raise PrunebenchError(
             f"target {target_params:,} params would remove every block, leaving no model: "
@@ -119,11 +121,63 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
     return best_k
 
 
+def staying_note(config, removable: Sequence[int]) -> str:
+    """What a refusal of a target below the smallest size says of the blocks that stay though
+    not protected: those the model needs, and those blocks kept read."""
+    return ((f"; blocks {needed} stay whatever the protection: the model needs them "
+             "(depth_kept_blocks)" if (needed := depth_kept_blocks(config)) else "")
+            + (f"; blocks {read} stay while blocks kept read them (their keys and values or "
+               "candidate pool: param_count.broken_reads)" if (read := [
+                   b for b in range(config.num_hidden_layers)
+                   if b not in removable and broken_reads(config, [*removable, b])]) else ""))
+
+
 def largest_first(config, removable: Sequence[int]) -> list[int]:
-    """The removable blocks, largest first (a plan's sizing takes the first k; a Zamba2
-    model's is sized by `zamba2_mix`)."""
+    """The removable blocks, largest first (a plan's sizing takes the first k; a Zamba2 or
+    Kolibri-1.1 model's is sized by `depth_mix`)."""
     shapes = layer_shapes(config)
     return sorted(removable, key=lambda b: (-block_param_count(config, shapes[b]), b))
+
+
+def sized_by_mix(config, removable: Sequence[int]) -> bool:
+    """Whether a depth plan of this model sizes how many blocks of each class go
+    (`mix_classes`, `depth_mix`) rather than a number of blocks, largest first: a Zamba2
+    model's (hybrid and Mamba blocks, in whole cycles) and a Kolibri-1.1 model's (blocks of
+    three sizes, a source going only with its readers), where which blocks a criterion
+    chooses changes the size of as many blocks; not a Kolibri-1.1 model whose sources among
+    `removable` make more than READERS_CHOICE_MOST sets closed under reading (`readers_closed`:
+    its mixes are not enumerated, the plan sizes the largest blocks first)."""
+    if getattr(config, "model_type", None) == "kolibri1_1":
+        return readers_closed(config, removable, config.num_hidden_layers) is not None
+    return getattr(config, "model_type", None) == "zamba2"
+
+
+def mix_classes(config) -> list[int]:
+    """Per block, its class in a depth plan's mix (`depth_mix`): a Zamba2 model's hybrid
+    blocks 0, its Mamba blocks 1; a Kolibri-1.1 model's blocks by their size, the largest 0
+    (its sparse blocks with their own keys, those reading another's, its dense blocks): any
+    removal of as many blocks of each class takes as many parameters
+    (param_count.depth_removed_params)."""
+    if getattr(config, "model_type", None) == "zamba2":
+        hybrid = set(zamba2_hybrid_ids(config))
+        return [0 if b in hybrid else 1 for b in range(config.num_hidden_layers)]
+    sizes = [block_param_count(config, shape) for shape in layer_shapes(config)]
+    ranks = {size: rank for rank, size in enumerate(sorted(set(sizes), reverse=True))}
+    return [ranks[size] for size in sizes]
+
+
+def class_counts(classes: Sequence[int], blocks) -> tuple[int, ...]:
+    """How many of the blocks `blocks` each class of `classes` (`mix_classes`) holds."""
+    return tuple(sum(classes[b] == c for b in set(blocks)) for c in range(max(classes) + 1))
+
+
+def removal_mixes(config, removable: Sequence[int]) -> dict[tuple[int, ...], tuple[int, ...]]:
+    """For each mix (how many blocks of each class of `mix_classes`) a depth prune of a Zamba2
+    or Kolibri-1.1 model can remove among `removable`, one such removal: mix -> its blocks
+    (`zamba2_mixes`, `readers_mixes`)."""
+    if getattr(config, "model_type", None) == "zamba2":
+        return zamba2_mixes(config, removable)
+    return readers_mixes(config, removable)
 
 
 def zamba2_mixes(config, removable: Sequence[int]) -> dict[tuple[int, int], tuple[int, ...]]:
@@ -139,30 +193,60 @@ def zamba2_mixes(config, removable: Sequence[int]) -> dict[tuple[int, int], tupl
             for m in range(len(mamba) + 1)}
 
 
-def zamba2_mix(config, target_params: int, removable: Sequence[int]) -> tuple[int, int]:
-    """How many hybrid and Mamba blocks a depth prune of a Zamba2 model removes: the numbers
-    (`zamba2_mixes`) whose removal brings the size closest to the target (ties: fewer blocks,
-    then fewer hybrid blocks). A hybrid block is larger than a Mamba block, and removing
-    hybrid blocks below num_mem_blocks kept takes shared blocks too, so a number of blocks alone
-    does not say the size: the plan says both numbers, and every criterion removes so many of
-    each (its scores choose which), so the size it reaches is the plan's."""
+def readers_mixes(config, removable: Sequence[int]) -> dict[tuple[int, ...], tuple[int, ...]]:
+    """For each mix of a Kolibri-1.1 model's block sizes (`mix_classes`) that a depth prune
+    can remove among `removable` (a source with all its readers: `readers_closed`, and any
+    blocks no block reads), leaving a block, one such removal: mix -> its blocks."""
+    classes, n = mix_classes(config), config.num_hidden_layers
+    mixes: dict[tuple[int, ...], tuple[int, ...]] = {}
+    closed = enumerated_closed(config, removable, n)  # (sized_by_mix: plans within the bound)
+    seen = set()
+    for forced, unread in closed:
+        spare = [[b for b in unread if b not in forced and classes[b] == c]
+                 for c in range(max(classes) + 1)]
+        key = (class_counts(classes, forced), tuple(map(len, spare)))
+        if key in seen:  # (the same mixes as an earlier set's: many sources, few sizes)
+            continue
+        seen.add(key)
+        for extra in itertools.product(*(range(len(blocks) + 1) for blocks in spare)):
+            removed = (*sorted(forced), *(b for blocks, m in zip(spare, extra)
+                                          for b in blocks[:m]))
+            if len(removed) < n:
+                mixes.setdefault(class_counts(classes, removed), removed)
+    return mixes
+
+
+def depth_mix(config, target_params: int, removable: Sequence[int]) -> tuple[int, ...]:
+    """How many blocks of each class (`mix_classes`: a Zamba2 model's hybrid and Mamba blocks,
+    a Kolibri-1.1 model's blocks of each size) a depth prune removes: the mix
+    (`removal_mixes`) whose removal brings the size closest to the target (ties: fewer blocks,
+    then fewer of the first classes, the hybrid or larger blocks). A Zamba2 hybrid block is
+    larger than a Mamba block, and removing hybrid blocks below num_mem_blocks kept takes
+    shared blocks too; a Kolibri-1.1 block reading another's keys has no k/v projections, its
+    dense blocks no experts: a number of blocks alone does not say the size. The plan says the
+    mix, and every criterion removes so many of each class (its scores choose which), so the
+    size it reaches is the plan's."""
     total = count_params(config)
     sizes = {mix: total - depth_removed_params(config, blocks)
-             for mix, blocks in zamba2_mixes(config, removable).items()}
-    mix = min(sizes, key=lambda cm: (abs(sizes[cm] - target_params), sum(cm), cm[0]))
-    if mix == (0, 0) and target_params < total:
+             for mix, blocks in removal_mixes(config, removable).items()}
+    mix = min(sizes, key=lambda m: (abs(sizes[m] - target_params), sum(m), m))
+    if not any(mix) and target_params < total:
         raise PrunebenchError(
             f"target {target_params:,} params is closer to the dense model than to removing one "
             "block: depth pruning cannot reach it; choose a smaller target")
     smallest = min(sizes.values())
     step = min((size - smallest for size in sizes.values() if size > smallest), default=0)
     if target_params < smallest - step / 2:
+        zamba2 = getattr(config, "model_type", None) == "zamba2"
         raise PrunebenchError(
             f"target {target_params:,} params is below {smallest:,}, the smallest size a depth "
-            f"prune of this Zamba2 model reaches (its removable blocks {list(removable)} gone but "
-            f"for a hybrid block, in whole cycles of num_mem_blocks={config.num_mem_blocks}; "
-            "embeddings and shared blocks stay): choose a larger target or protect fewer "
-            "blocks (protect_first / protect_last)")
+            f"prune of this {'Zamba2' if zamba2 else 'Kolibri-1.1'} model reaches (its "
+            f"removable blocks {list(removable)} gone"
+            + (f" but for a hybrid block, in whole cycles of num_mem_blocks="
+               f"{config.num_mem_blocks}; embeddings and shared blocks stay" if zamba2 else
+               ", a source only with all its readers, a block left; embeddings stay")
+            + "): choose a larger target or protect fewer blocks (protect_first / "
+            "protect_last)" + staying_note(config, removable))
     return mix
 
 
@@ -200,29 +284,36 @@ def zamba2_counts(config, removable: Sequence[int]) -> list[int]:
     return sorted({c + a for c in cycles for a in range(mamba + 1)})
 
 
-def hybrid_mix(config, target_params: int, removable: Sequence[int]) -> tuple[int, int] | None:
-    """The numbers of hybrid and Mamba blocks a depth prune of a Zamba2 model removes for this
-    target (`zamba2_mix`), which a criterion choosing block by block or by runs (SLEB,
+def planned_mix(config, target_params: int,
+                removable: Sequence[int]) -> tuple[int, ...] | None:
+    """The mix of blocks a depth prune of a Zamba2 or Kolibri-1.1 model removes for this
+    target (`depth_mix`), which a criterion choosing block by block or by runs (SLEB,
     depth_angular) keeps to (`within_counts`); None in other families."""
-    if getattr(config, "model_type", None) != "zamba2":
+    if not sized_by_mix(config, removable):
         return None
-    return zamba2_mix(config, target_params, removable)
+    return depth_mix(config, target_params, removable)
 
 
-def within_counts(config, removed, mix: tuple[int, int] | None) -> bool:
-    """Whether the blocks `removed` hold at most as many hybrid and Mamba blocks as `mix`
-    (`hybrid_mix`; always where None)."""
+def within_counts(config, removable: Sequence[int], removed,
+                  mix: tuple[int, ...] | None) -> bool:
+    """Whether the blocks `removed` hold at most as many blocks of each class as `mix`
+    (`planned_mix`; always where None); of a Kolibri-1.1 model, whether they are part of a
+    removal of that mix among `removable` that may go (`readers_removal`), so that SLEB's
+    rounds never take a block that leaves the mix out of reach."""
     if mix is None:
         return True
-    hybrid = len(set(zamba2_hybrid_ids(config)) & set(removed))
-    return hybrid <= mix[0] and len(set(removed)) - hybrid <= mix[1]
+    if getattr(config, "model_type", None) == "kolibri1_1":
+        zeros = [0.0] * config.num_hidden_layers
+        return readers_removal(config, removable, zeros, sum(mix), mix, removed) is not None
+    return all(have <= most for have, most in zip(class_counts(mix_classes(config), removed),
+                                                  mix))
 
 
 def zamba2_choice(config, removable: Sequence[int], scores: Sequence[float],
                   k: int, hybrid_count: int | None = None) -> list[int]:
     """The k blocks a one-shot criterion removes from a Zamba2 model: Mamba blocks and hybrid
     blocks in whole cycles (`zamba2_hybrid_removals`), `hybrid_count` of them hybrid where
-    given (the plan's: `zamba2_mix`), whose scores (lower: less important) sum to the least of
+    given (the plan's: `depth_mix`), whose scores (lower: less important) sum to the least of
     any such removal (exact: the least-scored Mamba blocks with each number of hybrid blocks'
     best cycles; ties: fewer hybrid blocks). With num_mem_blocks 1, the least-scored hybrid
     blocks but one kept, as other hybrids'."""
@@ -238,25 +329,22 @@ def zamba2_choice(config, removable: Sequence[int], scores: Sequence[float],
     return min(options)[2]
 
 
-# The most sets of a Kolibri-1.1 model's sources `readers_choice` tries: the published layout's
-# three sources make at most eight, but a config with s independent sources makes up to 2**s
-# (a hand-written one of 24 would take minutes and gigabytes), and the least sum of a removal
-# closed under reading is no easier in general (one-shot criteria then choose greedily).
+# The most sets of a Kolibri-1.1 model's sources closed under reading `readers_closed` builds:
+# the published layout's three sources make at most eight, but a config with s independent
+# sources makes up to 2**s (a hand-written one of 24 would take minutes and gigabytes), and the
+# least sum of a removal closed under reading is no easier in general. Past it a depth plan
+# sizes the largest blocks first (`sized_by_mix`) and the one-shot criteria choose by ranking.
 READERS_CHOICE_MOST = 4096
 
 
-def readers_choice(config, removable: Sequence[int], scores: Sequence[float],
-                   k: int) -> list[int] | None:
-    """The k blocks a one-shot criterion removes from a Kolibri-1.1 model, whose sources go
-    only with all their readers (param_count.broken_reads): of the removals of k of the
-    `removable` blocks that may go (`may_remove`), the one whose scores (lower: less
-    important) sum least (ties: the lower block numbers). Exact, by trying each set of
-    removable sources closed under reading (a source's sources among its readers' go with it:
-    the published layout's three sources make at most eight): with it go their readers
-    (`with_readers`), and the least-scored blocks no block reads fill up to k (any of them may
-    go alone). A greedy choice by ranking (`kind_keeping_choice`) can keep a cheaper source
-    whose readers rank high for a dearer block. None where more than READERS_CHOICE_MOST sets
-    would be tried (the caller chooses greedily, and says so)."""
+def readers_closed(config, removable: Sequence[int],
+                   most: int) -> list[tuple[set[int], list[int]]] | None:
+    """The removals of a Kolibri-1.1 model's sources among `removable` that may go together,
+    each with all its readers (a source's sources among its readers go with it: the published
+    layout's three sources make at most eight), of at most `most` blocks: (the blocks they
+    take, with their readers: `with_readers`; the removable blocks no block reads, which may go
+    alone). Every removal that may go is one of these with some of those unread blocks. None,
+    at once, where there are more than READERS_CHOICE_MOST of them."""
     free = set(removable)
     sources = sorted({source for _, source, _ in kolibri1_1_sources(config) if source in free},
                      reverse=True)  # (readers first: a block reads only blocks before it)
@@ -265,21 +353,71 @@ def readers_choice(config, removable: Sequence[int], scores: Sequence[float],
     for source in sources:  # (its readers that are sources came before it)
         closed += [({*taken, source}, forced | units[source]) for taken, forced in closed
                    if units[source] & set(sources) <= {*taken, source}
-                   and len(forced | units[source]) <= k]
+                   and len(forced | units[source]) <= most]
         if len(closed) > READERS_CHOICE_MOST:
             return None
-    unread = sorted((b for b in free if b not in units), key=lambda b: (scores[b], b))
+    unread = [b for b in removable if b not in units]
+    return [(forced, unread) for _, forced in closed]
+
+
+def enumerated_closed(config, removable: Sequence[int],
+                      most: int) -> list[tuple[set[int], list[int]]]:
+    """`readers_closed`, refused where past READERS_CHOICE_MOST (its callers check first:
+    `sized_by_mix`, `readers_choice`)."""
+    closed = readers_closed(config, removable, most)
+    if closed is None:
+        raise PrunebenchError(
+            f"this Kolibri-1.1 model's sources make more than {READERS_CHOICE_MOST} sets to try "
+            "(sizing.READERS_CHOICE_MOST): its removals are not enumerated; its plan sizes the "
+            "largest blocks first and its criteria choose by ranking (sizing.kind_keeping_choice)")
+    return closed
+
+
+def readers_removal(config, removable: Sequence[int], scores: Sequence[float], k: int,
+                    mix: tuple[int, ...] | None = None, must=()) -> list[int] | None:
+    """Of the removals of k of a Kolibri-1.1 model's `removable` blocks that may go
+    (`may_remove`), `mix` blocks of each class where given (`mix_classes`: the plan's,
+    `depth_mix`) and holding the blocks `must`, the one whose scores sum least (ties: the lower
+    block numbers); None where none. Exact: each removal is a set of sources closed under
+    reading with their readers (`readers_closed`) and blocks no block reads, so with each set
+    the least-scored unread blocks of each class fill up to the mix. Its callers keep within
+    READERS_CHOICE_MOST sets (`sized_by_mix`, `readers_choice`)."""
+    closed = enumerated_closed(config, removable, k)
+    classes = mix_classes(config) if mix is not None else [0] * config.num_hidden_layers
+    wanted = mix if mix is not None else (k,)
     options = []
-    for _, forced in closed:
-        fill = [b for b in unread if b not in forced][:k - len(forced)]
-        removed = sorted(forced | set(fill))
+    for forced, unread in closed:
+        taken = forced | set(must)
+        fill = sorted((b for b in unread if b not in taken), key=lambda b: (scores[b], b))
+        need = [m - have for m, have in zip(wanted, class_counts(classes, taken))]
+        if min(need) < 0:
+            continue
+        removed = sorted(taken | {b for c, m in enumerate(need)
+                                  for b in [b for b in fill if classes[b] == c][:m]})
         if len(removed) == k and may_remove(config, removed):
             options.append((sum(scores[b] for b in removed), removed))
-    if not options:  # (check_kinds_left and depth_removable refuse such a plan before scoring)
+    return min(options)[1] if options else None
+
+
+def readers_choice(config, removable: Sequence[int], scores: Sequence[float], k: int,
+                   mix: tuple[int, ...] | None = None) -> list[int] | None:
+    """The k blocks a one-shot criterion removes from a Kolibri-1.1 model, whose sources go
+    only with all their readers (param_count.broken_reads), `mix` blocks of each size where
+    given (the plan's: `depth_mix`): of the removals that may go, the one whose scores (lower:
+    less important) sum least (`readers_removal`). A greedy choice by ranking
+    (`kind_keeping_choice`) can keep a cheaper source whose readers rank high for a dearer
+    block. None where more than READERS_CHOICE_MOST sets of sources would be tried (no mix
+    then: the plan sized the largest blocks first; the caller chooses greedily, and says so)."""
+    if readers_closed(config, removable, k) is None:
+        return None
+    removed = readers_removal(config, removable, scores, k, mix)
+    if removed is None:  # (check_kinds_left and depth_mix refuse such a plan before scoring)
         raise PrunebenchError(
             f"no removal of {k} of the removable blocks {list(removable)} of this Kolibri-1.1 "
-            "model takes each source with all its readers: choose a larger target")
-    return min(options)[1]
+            "model takes each source with all its readers"
+            + (f" and {mix} blocks of each size (sizing.depth_mix)" if mix else "")
+            + ": choose a larger target")
+    return removed
 
 
 def one_by_one_most(config, removable: Sequence[int]) -> int:
@@ -302,7 +440,7 @@ def one_by_one_most(config, removable: Sequence[int]) -> int:
 
 def check_one_by_one(config, removable: Sequence[int], hybrid_count: int, method: str) -> None:
     """Refuse a prune that `method`, one block a round, cannot make, when it is planned: one
-    of `hybrid_count` of a Zamba2 model's hybrid blocks (the plan's, `zamba2_mix`) where its
+    of `hybrid_count` of a Zamba2 model's hybrid blocks (the plan's, `depth_mix`) where its
     rounds reach fewer (`one_by_one_most`; every other block, and family, they reach)."""
     if getattr(config, "model_type", None) != "zamba2":
         return
@@ -315,7 +453,7 @@ def check_one_by_one(config, removable: Sequence[int], hybrid_count: int, method
             "the last one kept back: its hybrid blocks go in whole cycles of "
             f"num_mem_blocks={config.num_mem_blocks}, and a round's removal of another hybrid "
             "block would hand the later ones other shared blocks), where the target's size "
-            f"needs {hybrid_count} (sizing.zamba2_mix): choose a larger target, or a one-shot "
+            f"needs {hybrid_count} (sizing.depth_mix): choose a larger target, or a one-shot "
             "criterion (depth_ppl, depth_taylor, depth_mag, shortgpt), which removes whole "
             "cycles")
 
@@ -505,7 +643,7 @@ def kind_keeping_choice(config, ranking: Sequence[int], k: int) -> tuple[list[in
 
 def run_starts(config, removable: Sequence[int], k: int, target_params: int) -> list[int]:
     """The first blocks of the runs of k consecutive removable blocks depth_angular may remove
-    (`may_remove`; of a Zamba2 model, as many hybrid blocks as the plan sized: `hybrid_mix`),
+    (`may_remove`; of a Zamba2 or Kolibri-1.1 model, the plan's mix: `planned_mix`),
     from the config alone: its prune and its plan refuse a size none makes."""
     # (runs of removable blocks only: a Gemma 4 model keeps blocks amid them)
     starts = [s for s in range(removable[0], removable[-1] - k + 2)
@@ -518,10 +656,11 @@ def run_starts(config, removable: Sequence[int], k: int, target_params: int) -> 
     # (a hybrid's runs that keep a block of each kind it needs, and Kolibri-1.1's that hold
     # each source they take with all its readers, and a Zamba2 model's hybrid blocks in
     # whole cycles: sizing.may_remove)
-    # (and of a Zamba2 model as many hybrid blocks as the plan sized: sizing.zamba2_mix)
-    most = hybrid_mix(config, target_params, removable)
+    # (and of a Zamba2 or Kolibri-1.1 model as many blocks of each class as the plan sized:
+    # sizing.depth_mix)
+    most = planned_mix(config, target_params, removable)
     keeping = [s for s in starts if may_remove(config, range(s, s + k))
-               and within_counts(config, range(s, s + k), most)]
+               and within_counts(config, removable, range(s, s + k), most)]
     if not keeping:
         raise PrunebenchError(
             f"depth_angular: every run of {k} consecutive removable blocks (starting at "
@@ -532,8 +671,11 @@ def run_starts(config, removable: Sequence[int], k: int, target_params: int) -> 
             + (" or hand its later hybrid blocks other shared blocks (its hybrid blocks go in "
                f"whole cycles of num_mem_blocks={config.num_mem_blocks}) or hold other "
                f"than {most[0]} hybrid blocks, as many as the target's size needs "
-               "(sizing.zamba2_mix)"
-               if getattr(config, "model_type", None) == "zamba2" else "") + ": "
+               "(sizing.depth_mix)"
+               if getattr(config, "model_type", None) == "zamba2" else "")
+            + (f" or hold other than {most} blocks of each size, as the target's size needs "
+               "(sizing.depth_mix)" if getattr(config, "model_type", None) == "kolibri1_1"
+               else "") + ": "
             "choose another size, or a criterion that removes blocks apart (depth_ppl, sleb, "
             "shortgpt)")
     return keeping
@@ -562,9 +704,9 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
     if getattr(config, "model_type", None) == "jamba":  # (whole periods: any run holds as many)
         removed = list(range(k))
     zamba2 = getattr(config, "model_type", None) == "zamba2"
-    if zamba2:  # (as many hybrid and Mamba blocks as the plan says: any such take as many)
-        mix = zamba2_mix(config, target_params, removable)
-        removed = list(zamba2_mixes(config, removable)[mix])
+    if mix := planned_mix(config, target_params, removable):
+        # (as many blocks of each class as the plan says: any such take as many)
+        removed = list(removal_mixes(config, removable)[mix])
     # The criterion picks which blocks go, so the KV cache kept is known from the config only
     # when every removable block caches as many heads (always, in an unpruned model) of one
     # width (not in Gemma 4, whose global blocks' heads are wider: its KV bytes are not heads
@@ -582,6 +724,9 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
     return {"blocks_removed": k, "blocks_after": config.num_hidden_layers - k,
             "params_after": count_params(config) - depth_removed_params(config, removed),
             **({"hybrid_blocks_removed": mix[0]} if zamba2 else {}),
+            **({"blocks_removed_by_size": [[size, count] for size, count in zip(
+                sorted({block_param_count(config, shape) for shape in shapes}, reverse=True),
+                mix)]} if mix and not zamba2 else {}),
             "kv_heads_kept": kv_head_count(shapes) - k * removable_kv.pop() if same else None,
             "note": "which blocks go is decided by the criterion"}
 

@@ -80,12 +80,13 @@ def prune(model, calibration: torch.Tensor, target_params: int,
     sizing.refuse_block_by_block(model.config, "sleb")
     k = solve_num_blocks(model.config, target_params, removable)
     check_kinds_left(model.config, removable, k)
-    most = sizing.hybrid_mix(model.config, target_params, removable)
+    most = sizing.planned_mix(model.config, target_params, removable)
     check_one_by_one(model.config, removable, most[0] if most else 0, "sleb")
     with scored_losses(model, dtype, calibration, p["batch_size"], progress) as losses:
         dense_nll = losses.nll(set())
         rounds = eliminate(losses, k, removable, lambda removed: sizing.may_remove(
-            model.config, removed) and sizing.within_counts(model.config, removed, most))
+            model.config, removed) and sizing.within_counts(model.config, removable, removed,
+                                                            most))
     order = [r["removed"] for r in rounds]
     remove_blocks(model, sorted(order))
     return {"criterion": "sleb", "removal_order": order, "removed_blocks": sorted(order),
