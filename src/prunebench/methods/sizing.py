@@ -374,15 +374,18 @@ def enumerated_closed(config, removable: Sequence[int],
 
 
 def readers_removal(config, removable: Sequence[int], scores: Sequence[float], k: int,
-                    mix: tuple[int, ...] | None = None, must=()) -> list[int] | None:
+                    mix: tuple[int, ...] | None = None, must=(),
+                    closed: list[tuple[set[int], list[int]]] | None = None) -> list[int] | None:
     """Of the removals of k of a Kolibri-1.1 model's `removable` blocks that may go
     (`may_remove`), `mix` blocks of each class where given (`mix_classes`: the plan's,
     `depth_mix`) and holding the blocks `must`, the one whose scores sum least (ties: the lower
     block numbers); None where none. Exact: each removal is a set of sources closed under
     reading with their readers (`readers_closed`) and blocks no block reads, so with each set
     the least-scored unread blocks of each class fill up to the mix. Its callers keep within
-    READERS_CHOICE_MOST sets (`sized_by_mix`, `readers_choice`)."""
-    closed = enumerated_closed(config, removable, k)
+    READERS_CHOICE_MOST sets (`sized_by_mix`, `readers_choice`, which passes the sets it
+    enumerated as `closed`)."""
+    if closed is None:
+        closed = enumerated_closed(config, removable, k)
     classes = mix_classes(config) if mix is not None else [0] * config.num_hidden_layers
     wanted = mix if mix is not None else (k,)
     options = []
@@ -408,9 +411,9 @@ def readers_choice(config, removable: Sequence[int], scores: Sequence[float], k:
     (`kind_keeping_choice`) can keep a cheaper source whose readers rank high for a dearer
     block. None where more than READERS_CHOICE_MOST sets of sources would be tried (no mix
     then: the plan sized the largest blocks first; the caller chooses greedily, and says so)."""
-    if readers_closed(config, removable, k) is None:
+    if (closed := readers_closed(config, removable, k)) is None:
         return None
-    removed = readers_removal(config, removable, scores, k, mix)
+    removed = readers_removal(config, removable, scores, k, mix, closed=closed)
     if removed is None:  # (check_kinds_left and depth_mix refuse such a plan before scoring)
         raise PrunebenchError(
             f"no removal of {k} of the removable blocks {list(removable)} of this Kolibri-1.1 "
