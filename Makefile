@@ -118,6 +118,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_gemma3n.py \
 	tests/test_gemma4_unified.py \
 	tests/test_phi4_multimodal.py \
+	tests/test_fuyu.py \
 	tests/test_mllama.py \
 	tests/test_helium_vaultgemma_granitemoeshared.py \
 	tests/test_gpt_neox.py \

@@ -25,7 +25,8 @@ audio encoders; MOSS-Transcribe-Diarize (`moss_transcribe_diarize`) a Qwen3 one 
 encoder; Emu3 (`emu3`) an Emu3 one (`emu3_text_model`, whose vocabulary holds the image tokens)
 beside the VQ-VAE that turns images into those tokens and back; Llama 3.2 Vision (`mllama`) a
 Llama 3.2 Vision one (`mllama_text_model`, with its cross-attention blocks) beside a vision model
-and its projector. Given text alone, such a model runs its language model and its LM head and
+and its projector; Fuyu (`fuyu`, FuyuForCausalLM) a Persimmon one beside the linear embedding of
+its image patches. Given text alone, such a model runs its language model and its LM head and
 nothing else: the same computation as the text family's causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
 position ids, time, height and width (M-RoPE); a text token's three ids are its one position,
 so on text the rotation is the text family's ordinary one with the same frequencies.)
@@ -97,7 +98,8 @@ class Wrapper:
     `text_defaults`: where the wrapper's text config class is not the text family's, its
     defaults that differ from the family class's (a key a config leaves out takes the
     wrapper's default inside the whole model; `rope_theta` stands for the rotary base however
-    the config gives it); `causal_on_text`: the values of the text config's
+    the config gives it), or those transformers 4 gave where 5's differ (Fuyu's rotary base:
+    the checkpoints leaving it out were saved and trained so); `causal_on_text`: the values of the text config's
     `use_bidirectional_attention` under which both the wrapper and the text class attend
     causally on text (Gemma 4's "vision": only image tokens attend both ways)."""
 
@@ -144,8 +146,10 @@ _GEMMA4_RENAMES = (("model.language_model.", "model."), ("lm_head.", "lm_head.")
 _GEMMA4_LEFT_OUT = ("model.vision_tower.", "model.audio_tower.", "model.embed_vision.",
                     "model.embed_audio.")
 # What a config.json with the language model's settings at its top holds for the other
-# modalities (vision_config, image / video / vision token ids) or the wrapper alone.
-_NOT_TEXT_AT_TOP = ("vision_config", "architectures", "auto_map", "model_type")
+# modalities (vision_config, image / video / vision token ids, Fuyu's patch size and channels)
+# or the wrapper alone.
+_NOT_TEXT_AT_TOP = ("vision_config", "architectures", "auto_map", "model_type", "patch_size",
+                    "num_channels")
 _OTHER_MODALITY_PREFIXES = ("vision_", "image_", "video_", "audio_")
 # The rotary settings of M-RoPE's sections, which the text family's rotation has no use for.
 _MROPE_KEYS = ("mrope_section", "mrope_interleaved")
@@ -166,6 +170,12 @@ _PHI4_MM_RENAMES = tuple((name, name) for name in ("model.embed_tokens.", "model
 _PHI4_MM_TEXT_DEFAULTS = dict(vocab_size=200064, num_key_value_heads=8,
                               max_position_embeddings=131072, bos_token_id=199999,
                               eos_token_id=[199999, 200020], pad_token_id=199999)
+
+# Fuyu: the rotary base its language model was trained with and transformers 4 gave it where
+# config.json names none (FuyuConfig's default for a config without text_config,
+# PersimmonConfig's for a text_config, which transformers 4 saved without it); transformers 5
+# builds Persimmon's 10000 instead (docs/families.md, "Fuyu").
+_FUYU_TEXT_DEFAULTS = dict(rope_theta=25000.0)
 
 WRAPPERS: dict[str, Wrapper] = {
     # Gemma3ForConditionalGeneration's LM head never soft-caps the logits.
@@ -339,6 +349,23 @@ WRAPPERS: dict[str, Wrapper] = {
     "minimax_m3_vl": Wrapper("MiniMaxM3SparseForConditionalGeneration", "MiniMax-M3",
                              ("minimax_m3_vl_text",), _LLAVA_RENAMES,
                              (*_LLAVA_LEFT_OUT, "patch_merge_mlp."), tied_by_default=False),
+    # Fuyu (adept/fuyu-8b): a Persimmon language model beside the linear embedding of the
+    # image patches (`vision_embed_tokens.*`), in LLaVA's layout (the hub's and transformers 5's
+    # names alike); given text alone FuyuForCausalLM runs PersimmonModel on the token
+    # embeddings and its LM head, as PersimmonForCausalLM does. The published config.json is
+    # flat (transformers 4.35's: no text_config), its text settings at the top, read as
+    # transformers 4 read them (FuyuConfig forwarded every one, rope_theta, rope_scaling and
+    # partial_rotary_factor too): transformers 5.25 forwards the rotary base but not
+    # partial_rotary_factor (0.5 always, as published), 5.17 neither (a base of 10000 where
+    # 25000 is published). A text_config without a rotary base was saved by transformers 4
+    # (5.17 and 5.25 write its rope_parameters), which left out PersimmonConfig's default then, 25000;
+    # transformers 5 reads 10000. So the kept text config states the base the model was
+    # trained with (_FUYU_TEXT_DEFAULTS). Untied (its config class's default and the
+    # published config's).
+    "fuyu": Wrapper("FuyuForCausalLM", "Fuyu-8B", ("persimmon",), _LLAVA_RENAMES,
+                    ("vision_embed_tokens.", "model.vision_embed_tokens."),
+                    tied_by_default=False, text_at_top=True,
+                    text_defaults=_FUYU_TEXT_DEFAULTS),
     # MOSS-Transcribe-Diarize (hf-audio/MOSS-Transcribe-Diarize-HF; transformers 5.20 on has
     # its class): a Qwen3 language model (transformers' AutoModel of its text_config) beside a
     # Whisper-like audio encoder and the projector of its merged frames, as transformers 5
