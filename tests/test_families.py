@@ -1367,6 +1367,10 @@ LATENT = {"minicpm3", "youtu"}
 # hf_static backends only, refused as models of their own kind.
 OWN_BLOCKS = {"diffllama", "bitnet", "doge",
               "mllama_text_model"}  # (Llama 3.2 Vision's cross-attention blocks, kept)
+# Of those, the families whose own pieces are blocks the model skips on text
+# (Family.skipped_on_text: Llama 3.2 Vision's cross-attention blocks): the compiled decoder
+# leaves them out and runs the model.
+COMPILED_TEXT = {"mllama_text_model"}
 
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
@@ -2042,9 +2046,10 @@ def greedy_tokens_agree(model, n_new: int = 10) -> tuple[torch.Tensor, list[int]
                              pad_token_id=0, output_scores=True, return_dict_in_generate=True)
         if (is_moe(model.config) or family(model.config).one_mixer_blocks
                 or any(state_blocks(model.config)) or family(model.config).latent_attention
-                or family(model.config).depth_only):
+                or family(model.config).depth_only and not family(model.config).skipped_on_text):
             # no compiled decoder for experts (or Nemotron-H's blocks, Bamba's and Falcon-H1's
-            # Mamba-2 mixers, MiniCPM3's latent attention, a depth_only family's own pieces):
+            # Mamba-2 mixers, MiniCPM3's latent attention, a depth_only family's own pieces
+            # but Llama 3.2 Vision's cross-attention blocks, which it leaves out on text):
             # hf_static's tokens only
             # (xLSTM's names the hf backend alone: its generate ignores a static cache)
             with pytest.raises(PrunebenchError, match="hf (or hf_static )?backend"):
@@ -2114,7 +2119,7 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
                                        batch_sizes=[1 if name == "rwkv" else 2],
                                        warmup=0, repeats=1, device="cpu", dtype="float32",
                                        seed=0, backend=backend)
-        if name in DEPTH_ONLY and backend == "compiled":
+        if name in DEPTH_ONLY - COMPILED_TEXT and backend == "compiled":
             # (xLSTM's names the hf backend alone: its generate ignores a static cache)
             with pytest.raises(PrunebenchError,
                                match="compiled backend.*hf (or hf_static )?backend"):

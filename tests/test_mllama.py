@@ -12,8 +12,10 @@ prune of self-attention blocks equal to transformers' model of the kept blocks w
 cross_attention_layers renumbered, on text and on images through a cache (the renumbered list,
 the model's own copy of it and the cross blocks' cache indices each shown to matter),
 reloaded and decoded by the hf / hf_static backends as transformers' generate; a cross block's
-removal refused; the decode floor's reads and cache; the multimodal checkpoint's language
-model computing on text what the whole model computes.
+removal refused; the compiled decoder, leaving the cross blocks out, decoding as transformers'
+generate (dense, depth-pruned, a cross block first) and the start letting it run while width
+surgery stays refused; the decode floor's reads and cache; the multimodal checkpoint's
+language model computing on text what the whole model computes.
 """
 
 from __future__ import annotations
@@ -26,16 +28,18 @@ import torch
 from transformers import (LlamaConfig, LlamaForCausalLM, MllamaConfig,
                           MllamaForCausalLM, MllamaForConditionalGeneration, MllamaTextConfig)
 
-from prunebench import PrunebenchError
+from prunebench import FamilyUnsupported, PrunebenchError
+from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.benchmark.floors import kv_cache_bytes, read_params
 from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
                                                count_params, depth_kept_blocks,
                                                kv_bytes_of, kv_bytes_per_token, kv_head_count,
                                                layer_shapes, own_cache_static_problem)
+from prunebench.methods import surgery
 from prunebench.methods.depth import without_blocks
 from prunebench.modeling import build_model, load_model, remove_blocks
 from prunebench.projections import decoder
-from test_families import VOCAB, ids, logits, numel
+from test_families import VOCAB, greedy_tokens_agree, ids, logits, numel
 from test_qwen3_next import cache_bytes, check_a_depth_pruned_reload_decodes_as_transformers
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -202,6 +206,55 @@ def test_the_cross_blocks_and_the_first_block_are_kept(model):
     runs = [first.generate(input_ids=prompt, max_new_tokens=8, do_sample=False, pad_token_id=0,
                            **kind) for kind in ({}, {"cache_implementation": "static"})]
     assert not torch.equal(*runs)
+
+
+@pytest.mark.parametrize("variant", ["dense", "depth", "cross_first"])
+def test_the_compiled_decoder_leaves_the_cross_blocks_out_and_decodes_as_generate(model,
+                                                                                   variant):
+    """The compiled decoder runs the self-attention blocks alone (a fused block and a cache
+    each, none for a cross block, whose weights it leaves as they are): its prefill logits are
+    transformers' and its greedy tokens generate's, of the dense model, of a depth-pruned one
+    (blocks 2 and 4 out: cross blocks 1 and 2 left) and of one whose first block is a cross
+    block (transformers' model of blocks 1..4: hf_static refuses it, the compiled decoder has
+    a cache of its own)."""
+    run = {"dense": lambda: copy.deepcopy(model),
+           "depth": lambda: remove_blocks(copy.deepcopy(model), [2, 4]),
+           "cross_first": lambda: theirs_of(model, [1, 2, 3, 4], [0, 2])}[variant]()
+    cross = [decoder(run).layers[i] for i in run.config.cross_attention_layers]
+    before = [{k: v.clone() for k, v in layer.state_dict().items()} for layer in cross]
+    built = StaticDecoder(run, 3, 16, mode="eager")
+    # a block of each self-attention block's weights (its o_proj's, no copy), none of a cross
+    # block's
+    assert [block.o_w.data_ptr() for block in built.blocks] == [
+        layer.self_attn.o_proj.weight.data_ptr() for layer in decoder(run).layers
+        if hasattr(layer, "self_attn")]
+    assert all(block.k_cache is not None for block in built.blocks)
+    tokens, certain = greedy_tokens_agree(run)
+    assert sum(certain) > 0 and len(set(tokens[:, 6:].flatten().tolist())) > 3  # a real check
+    for layer, weights in zip(cross, before):
+        assert all(torch.equal(v, weights[k]) for k, v in layer.state_dict().items())
+
+
+def test_the_start_lets_the_compiled_backend_run_it_and_width_surgery_stays_refused(tmp_path):
+    """A Llama 3.2 Vision model whose config is known at the start is not told off the compiled
+    backend (DiffLlama still is); channel and KV-group removal refuse it, naming the backends
+    that run it, the compiled one among them."""
+    from prunebench.plan.checks import moe_problems
+    from test_diffllama_bitnet import config as own_block_config
+
+    small().save_pretrained(tmp_path / "mllama")
+    own_block_config("diffllama").save_pretrained(tmp_path / "diffllama")
+    runs = {"models": {name: {"source": f"local:{tmp_path / name}", "variants": ["dense"]}
+                       for name in ("mllama", "diffllama")},
+            "benchmark": {"backends": ["hf", "compiled"]}}
+    problems = moe_problems(runs, tmp_path / "nowhere")
+    assert len(problems) == 1 and problems[0].startswith("models.diffllama (diffllama)")
+    pruned = build_model(small(), device="cpu")
+    for cut in (lambda: surgery.remove_channels(pruned, 0, [0]),
+                lambda: surgery.remove_kv_groups(pruned, 0, [0])):
+        with pytest.raises(FamilyUnsupported, match="width surgery and sublayer removal do not "
+                                                    "handle.*hf, hf_static or compiled backend"):
+            cut()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

@@ -60,7 +60,8 @@ from prunebench.benchmark.attention import (check_softcap_attention, float32_att
                                             softcapped_attention)
 from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, norm_style,
                                               norm_weight, pairwise_table, rms_norm, soft_cap)
-from prunebench.checkpoint.param_count import context_length, family, parallel_block, refuse_moe
+from prunebench.checkpoint.param_count import (context_length, cross_attention_blocks, family,
+                                               parallel_block, refuse_moe)
 from prunebench.checkpoint.param_count import sliding_windows as param_sliding_windows
 from prunebench.modeling import final_norm
 from prunebench.benchmark.sampling import Sampling, exponential_noise, sample
@@ -100,6 +101,16 @@ def sliding_windows(model: nn.Module, max_seq_len: int) -> list[int | None]:
     which a window at least `max_seq_len` long is the same as."""
     return [window if window is not None and window < max_seq_len else None
             for window in param_sliding_windows(model.config)]
+
+
+def text_blocks(model: nn.Module) -> list[int]:
+    """The blocks the decoder runs: every block but those the model skips on text, Llama 3.2
+    Vision's cross-attention blocks (`param_count.cross_attention_blocks`: MllamaTextModel
+    passes them over when given no image states and none are cached, as on every step of a
+    text generate), which compute nothing and cache nothing there: the decoder holds neither
+    a fused block nor a cache of them."""
+    skipped = set(cross_attention_blocks(model.config))
+    return [i for i in range(len(projections.decoder(model).layers)) if i not in skipped]
 
 
 def rotary_kinds(model: nn.Module) -> list[str | None]:
@@ -398,8 +409,9 @@ class StaticDecoder(nn.Module):
         super().__init__()
         # Its fused blocks compute a dense MLP: a mixture of experts' routed MLP is not one.
         # (An ALiBi model's biases are added here, its heads all kept: `alibi_slopes`.)
+        # (Llama 3.2 Vision's cross-attention blocks, skipped on text, are left out: text_blocks)
         refuse_moe(model.config, "the compiled backend (its fused decoder blocks)",
-                   keeps_heads=True)
+                   keeps_heads=True, text_only=True)
         refuse_unrotated(model)
         if mode not in MODES:
             raise PrunebenchError(f"unknown compiled-backend mode {mode!r}: choose one of {MODES}")
@@ -428,7 +440,8 @@ class StaticDecoder(nn.Module):
             config.hidden_size // config.num_attention_heads)
         self.batch_size = batch_size
         self.max_seq_len = max_seq_len
-        self.windows = sliding_windows(model, max_seq_len)
+        kept = text_blocks(model)
+        self.windows = [sliding_windows(model, max_seq_len)[i] for i in kept]
         check_static_rope(model, max_seq_len)
         cache_len = -(-max_seq_len // CACHE_ALIGN) * CACHE_ALIGN
 
@@ -494,7 +507,7 @@ class StaticDecoder(nn.Module):
         # Gemma-3's module holds one table per kind of layer (local layers rotate with another
         # base than global ones), which its blocks take by their layer type.
         positions = torch.arange(cache_len, device=device)
-        self.rotary_kinds = rotary_kinds(model)
+        self.rotary_kinds = [rotary_kinds(model)[i] for i in kept]
         self.untabled = untabled_kinds(model)
         padding = (0, 0, 0, cache_len - max_seq_len)
         # OPT's learned positions: its table's row position + offset is added to each token's
@@ -565,7 +578,8 @@ class StaticDecoder(nn.Module):
         # config has a sliding window (hybrid attention; Cohere2's always has one); their local
         # blocks, and every block without one, rotate (Exaone4Attention, Cohere2Attention).
         hybrid = layout.global_nope and getattr(config, "sliding_window", None) is not None
-        kinds = getattr(config, "layer_types", None) or [None] * len(projections.decoder(model).layers)
+        layers = projections.decoder(model).layers
+        kinds = getattr(config, "layer_types", None) or [None] * len(layers)
         # GraniteSWA's blocks of rotary base 0 attend without rotary positions (NoPE), and
         # Cohere Compass's of a kind its rotary module holds no table for (untabled_kinds)
         bases = getattr(config, "layer_rope_theta", None) or [None] * len(kinds)
@@ -582,8 +596,8 @@ class StaticDecoder(nn.Module):
                                           float32_unscaled_scores=(
                                               layout.float32_unscaled_scores),
                                           post_ln=post_ln)
-                                    for layer, kind, base in zip(projections.decoder(model).layers,
-                                                                 kinds, bases))
+                                    for layer, kind, base in ((layers[i], kinds[i], bases[i])
+                                                              for i in kept))
         self.n_heads = [block.n_q for block in self.blocks]
 
         if sampling is not None and not isinstance(sampling, Sampling):

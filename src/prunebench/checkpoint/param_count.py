@@ -667,6 +667,9 @@ class Family:
     `layer_lambda_init`: modeling.BLOCK_CONSTANTS). BitNet's (`bitnet`): RMSNorms over the
     attention output and the MLP's hidden channels before o_proj and down_proj (attn_sub_norm,
     built hidden_size wide whatever the heads; ffn_sub_norm), relu2.
+    `skipped_on_text` (Llama 3.2 Vision's): the `depth_only` pieces are whole blocks the model
+    skips on text (`cross_attention_blocks`), which a decoder of text alone, the compiled one,
+    leaves out (`refuse_moe`'s `text_only`); width surgery and sublayer removal stay refused.
     `qkv_shards` (CodeGen's 4): q, k and v fused in one qkv_proj in the model-parallel layout
     of its TPU training (CodeGenAttention's mp_num: shard s holds [q; v; k] of the s-th
     quarter of the heads, `projections.qkv_layout` "shards"), which transformers splits into
@@ -806,6 +809,7 @@ class Family:
     output_gate_key: str | None = None
     float32_unscaled_scores: bool = False
     depth_only: str | None = None
+    skipped_on_text: bool = False
     qkv_shards: int = 1
     sinusoidal_positions: bool = False
     embed_scale_key: str | None = None
@@ -1405,13 +1409,15 @@ FAMILIES: dict[str, Family] = {
     # Layer: q/k/v/o over the image states, q_norm / k_norm of head_dim, a tanh gate on each
     # sublayer) that the model skips on text (nothing to attend to, nothing cached): kept by a
     # depth prune (depth_kept_blocks), counted (layer_shapes' cross_attention), neither read
-    # nor caching a step (benchmark.floors). Its embedding holds 8 rows past vocab_size for
-    # the image tokens (embedding_rows); the LM head is never tied (tied_embeddings).
+    # nor caching a step (benchmark.floors), left out by the compiled decoder
+    # (skipped_on_text). Its embedding holds 8 rows past vocab_size for the image tokens
+    # (embedding_rows); the LM head is never tied (tied_embeddings).
     "mllama_text_model": Family("MllamaForCausalLM", "MllamaTextConfig", False, False, None,
                                 False, mlp_bias=False,
                                 depth_only="cross-attention blocks over image states "
                                            "(cross_attention_layers), which the model skips "
-                                           "on text and a depth prune keeps"),
+                                           "on text and a depth prune keeps",
+                                skipped_on_text=True),
     # ModernBertDecoderLayer: attn_norm (none in block 0: an Identity by its index) ->
     # ModernBertDecoderAttention (q/k/v_proj and Wo, attention_bias; a window of
     # local_attention // 2 on layer_types' sliding blocks, a rotary base each kind) and
@@ -4114,7 +4120,7 @@ def zamba2_slot(config, block: int) -> int | None:
     return zamba2_hybrid_ids(config).index(block)
 
 
-def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
+def refuse_moe(config, what: str, keeps_heads: bool = False, text_only: bool = False) -> None:
     """Stop `what` (a width method, the compiled decoder, ...) on a mixture-of-experts model,
     whose experts are 3D parameters no width surgery, fused block or adapter of prunebench
     handles, with what does apply. The width methods' plans (methods.sizing) call it before
@@ -4124,7 +4130,10 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
     and a dense Gemma 4 model (`Family.per_layer_blocks`), whose blocks' shapes its surgery and
     fused block do not read. `keeps_heads`: `what` keeps every head of an ALiBi model (the
     compiled decoder, which adds its biases as transformers computes them; the width methods,
-    which remove its MLP channels alone: `heads_removable`), so BLOOM and MPT pass."""
+    which remove its MLP channels alone: `heads_removable`), so BLOOM and MPT pass.
+    `text_only`: `what` runs text alone (the compiled decoder), leaving out the blocks a model
+    skips on text, so Llama 3.2 Vision's language model, whose `depth_only` pieces are such
+    blocks (`Family.skipped_on_text`), passes."""
     if family(config).one_mixer_blocks:
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -4244,14 +4253,17 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
             "prunebench's width surgery, sublayer removal and compiled decoder handle. Prune it "
             "with a depth method that removes whole blocks (depth_ppl, depth_taylor, depth_mag, "
             "depth_angular, sleb, shortgpt) and benchmark it with the hf or hf_static backend")
-    if family(config).depth_only:
+    skipped = family(config).skipped_on_text  # (the compiled decoder leaves them out)
+    if family(config).depth_only and not (text_only and skipped):
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
             f"({family(config).model_class}): its blocks hold {family(config).depth_only}, "
-            "which prunebench's width surgery, sublayer removal and compiled decoder do not "
+            "which prunebench's width surgery"
+            + (" and sublayer removal do" if skipped else
+               ", sublayer removal and compiled decoder do") + " not "
             "handle. Prune it with a depth method that removes whole blocks (depth_ppl, "
             "depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the "
-            "hf or hf_static backend")
+            + ("hf, hf_static or compiled backend" if skipped else "hf or hf_static backend"))
     if family(config).alibi and not keeps_heads and not is_moe(config):  # (experts: below)
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -9014,7 +9026,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
 
 def cross_attention_blocks(config) -> list[int]:
     """The blocks of a Llama 3.2 Vision language model that MllamaTextModel builds as
-    cross-attention blocks (cross_attention_layers' entries below its depth); none in other
+    cross-attention blocks (cross_attention_layers' entries below its depth), which it skips
+    on text and the compiled decoder leaves out (`Family.skipped_on_text`); none in other
     families."""
     if getattr(config, "model_type", None) != "mllama_text_model":
         return []
