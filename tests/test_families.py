@@ -135,7 +135,7 @@ from prunebench.modeling import BLOCK_CONSTANTS, model_wide_readable
 from prunebench.checkpoint.param_count import (config_from_dict, config_from_json, family,
                                              head_shards, is_moe, kv_heads, sdpa_not_causal,
                                              sparse_mlp_blocks,
-                                             state_blocks)
+                                             state_blocks, text_blocks)
 from prunebench.methods.registry import method_function
 from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.benchmark.runners import static_cache_problem
@@ -1365,12 +1365,7 @@ LATENT = {"minicpm3", "youtu"}
 # Dense families whose blocks hold pieces of their own (Family.depth_only: DiffLlama's
 # differential attention, BitNet's sub-norms, Doge's dynamic mask): depth pruning and the hf /
 # hf_static backends only, refused as models of their own kind.
-OWN_BLOCKS = {"diffllama", "bitnet", "doge",
-              "mllama_text_model"}  # (Llama 3.2 Vision's cross-attention blocks, kept)
-# Of those, the families whose own pieces are blocks the model skips on text
-# (Family.skipped_on_text: Llama 3.2 Vision's cross-attention blocks): the compiled decoder
-# leaves them out and runs the model.
-COMPILED_TEXT = {"mllama_text_model"}
+OWN_BLOCKS = {"diffllama", "bitnet", "doge"}
 
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
@@ -1924,7 +1919,12 @@ def test_empty_attention_and_mlp_blocks_round_trip_and_decode(name, tmp_path):
             surgery.remove_kv_groups(model, 1, [0, 1])
     else:  # every KV group (two here; GPT-NeoX's and OPT's four, one head each)
         surgery.remove_kv_groups(model, 1, range(kv_heads(model.config)))
-    surgery.remove_channels(model, 2, range(128))
+    emptied = 2
+    if name == "mllama_text_model":  # block 2 a cross-attention block: kept whole
+        with pytest.raises(PrunebenchError, match="cross-attention block.*keeps it whole"):
+            surgery.remove_channels(model, 2, range(128))
+        emptied = 3
+    surgery.remove_channels(model, emptied, range(128))
     assert numel(model) == count_params(model.config)
     save_model(model, None, tmp_path / "m")
     reloaded = load_model(tmp_path / "m")
@@ -1991,8 +1991,10 @@ def test_each_of_llamas_names_answers_one_module_of_every_family(name):
                 if not owner._modules[child]._modules:  # (a projection: LoRA's targets)
                     llama = projections.llama_name(f"{qualified[owner]}.{child}")
                     assert llama == part, (qualified[owner], child)
-        if name in DEPTH_ONLY:
-            continue  # (their blocks are read whole: no part is asked for)
+        if name in DEPTH_ONLY or i not in text_blocks(model.config):
+            # (their blocks, and Llama 3.2 Vision's cross-attention blocks, are read whole: no
+            # part is asked for)
+            continue
         attn, mlp = layer.self_attn, projections.block_mlp(layer)
         names = {projections.module_name(attn, part) for part in ("q_proj", "k_proj", "v_proj")}
         assert (projections.packed_attention(attn) and not names & set(attn._modules)
@@ -2046,10 +2048,9 @@ def greedy_tokens_agree(model, n_new: int = 10) -> tuple[torch.Tensor, list[int]
                              pad_token_id=0, output_scores=True, return_dict_in_generate=True)
         if (is_moe(model.config) or family(model.config).one_mixer_blocks
                 or any(state_blocks(model.config)) or family(model.config).latent_attention
-                or family(model.config).depth_only and not family(model.config).skipped_on_text):
+                or family(model.config).depth_only):
             # no compiled decoder for experts (or Nemotron-H's blocks, Bamba's and Falcon-H1's
-            # Mamba-2 mixers, MiniCPM3's latent attention, a depth_only family's own pieces
-            # but Llama 3.2 Vision's cross-attention blocks, which it leaves out on text):
+            # Mamba-2 mixers, MiniCPM3's latent attention, a depth_only family's own pieces):
             # hf_static's tokens only
             # (xLSTM's names the hf backend alone: its generate ignores a static cache)
             with pytest.raises(PrunebenchError, match="hf (or hf_static )?backend"):
@@ -2119,7 +2120,7 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
                                        batch_sizes=[1 if name == "rwkv" else 2],
                                        warmup=0, repeats=1, device="cpu", dtype="float32",
                                        seed=0, backend=backend)
-        if name in DEPTH_ONLY - COMPILED_TEXT and backend == "compiled":
+        if name in DEPTH_ONLY and backend == "compiled":
             # (xLSTM's names the hf backend alone: its generate ignores a static cache)
             with pytest.raises(PrunebenchError,
                                match="compiled backend.*hf (or hf_static )?backend"):

@@ -1,5 +1,6 @@
-"""Llama 3.2 Vision's language model (mllama_text_model, MllamaForCausalLM), depth pruning and
-the hf / hf_static backends: LLaMA's self-attention blocks with, at the indices
+"""Llama 3.2 Vision's language model (mllama_text_model, MllamaForCausalLM), every method (the
+width methods and BlockPruner pruning its self-attention blocks alone) and every backend (the
+compiled decoder leaving the cross blocks out): LLaMA's self-attention blocks with, at the indices
 cross_attention_layers lists, cross-attention blocks over image states (q_norm / k_norm, two
 tanh gates) that MllamaTextModel skips on text (no image states given, none cached), and an
 embedding of 8 rows past vocab_size for the image tokens; its multimodal checkpoint
@@ -13,9 +14,13 @@ cross_attention_layers renumbered, on text and on images through a cache (the re
 the model's own copy of it and the cross blocks' cache indices each shown to matter),
 reloaded and decoded by the hf / hf_static backends as transformers' generate; a cross block's
 removal refused; the compiled decoder, leaving the cross blocks out, decoding as transformers'
-generate (dense, depth-pruned, a cross block first) and the start letting it run while width
-surgery stays refused; the decode floor's reads and cache; the multimodal checkpoint's
-language model computing on text what the whole model computes.
+generate (dense, depth-pruned, a cross block first) and the start letting it run; each width
+method and BlockPruner pruning the self-attention blocks alone (exact counts, reloaded as
+MllamaForCausalLM, decoded as generate, the cross blocks bitwise as they were and still
+computing on images), head removal keeping the cross blocks' head_dim (a silent KV group's
+removal changing no logit, on text or images), width surgery of a cross block refused; the
+decode floor's reads and cache; the multimodal checkpoint's language model computing on text
+what the whole model computes.
 """
 
 from __future__ import annotations
@@ -28,18 +33,20 @@ import torch
 from transformers import (LlamaConfig, LlamaForCausalLM, MllamaConfig,
                           MllamaForCausalLM, MllamaForConditionalGeneration, MllamaTextConfig)
 
-from prunebench import FamilyUnsupported, PrunebenchError
+from prunebench import PrunebenchError
 from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.benchmark.floors import kv_cache_bytes, read_params
 from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
                                                count_params, depth_kept_blocks,
                                                kv_bytes_of, kv_bytes_per_token, kv_head_count,
                                                layer_shapes, own_cache_static_problem)
-from prunebench.methods import surgery
+from prunebench.methods import sizing, surgery
 from prunebench.methods.depth import without_blocks
-from prunebench.modeling import build_model, load_model, remove_blocks
+from prunebench.methods.registry import method_function
+from prunebench.modeling import build_model, load_model, remove_blocks, save_model
 from prunebench.projections import decoder
-from test_families import VOCAB, greedy_tokens_agree, ids, logits, numel
+from test_families import (METHODS, TARGET, VOCAB, family_model, greedy_tokens_agree, ids,
+                           logits, numel)
 from test_qwen3_next import cache_bytes, check_a_depth_pruned_reload_decodes_as_transformers
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -235,10 +242,9 @@ def test_the_compiled_decoder_leaves_the_cross_blocks_out_and_decodes_as_generat
         assert all(torch.equal(v, weights[k]) for k, v in layer.state_dict().items())
 
 
-def test_the_start_lets_the_compiled_backend_run_it_and_width_surgery_stays_refused(tmp_path):
+def test_the_start_lets_the_compiled_backend_run_it(tmp_path):
     """A Llama 3.2 Vision model whose config is known at the start is not told off the compiled
-    backend (DiffLlama still is); channel and KV-group removal refuse it, naming the backends
-    that run it, the compiled one among them."""
+    backend (DiffLlama, whose blocks hold pieces of their own, still is)."""
     from prunebench.plan.checks import moe_problems
     from test_diffllama_bitnet import config as own_block_config
 
@@ -249,12 +255,90 @@ def test_the_start_lets_the_compiled_backend_run_it_and_width_surgery_stays_refu
             "benchmark": {"backends": ["hf", "compiled"]}}
     problems = moe_problems(runs, tmp_path / "nowhere")
     assert len(problems) == 1 and problems[0].startswith("models.diffllama (diffllama)")
-    pruned = build_model(small(), device="cpu")
-    for cut in (lambda: surgery.remove_channels(pruned, 0, [0]),
-                lambda: surgery.remove_kv_groups(pruned, 0, [0])):
-        with pytest.raises(FamilyUnsupported, match="width surgery and sublayer removal do not "
-                                                    "handle.*hf, hf_static or compiled backend"):
+
+
+def cross_state(model) -> list[dict[str, torch.Tensor]]:
+    """Each cross block's weights, copied."""
+    return [{k: v.clone() for k, v in decoder(model).layers[i].state_dict().items()}
+            for i in model.config.cross_attention_layers]
+
+
+@pytest.mark.parametrize("method", ["llm_pruner", "flap", "wanda_sp", "blockpruner"])
+def test_width_methods_and_blockpruner_prune_the_self_attention_blocks_alone(method, tmp_path):
+    """Each width method and BlockPruner on the family tests' model (block 2 a cross block):
+    the size is count_params' of the pruned config, exactly, and the reloaded
+    MllamaForCausalLM's; a self-attention block lost channels or a sublayer; the cross block is
+    bitwise what it was and still computes on images (the pruned model's logits there differ
+    from its text logits); the reloaded model decodes as transformers' generate (the compiled
+    decoder and hf_static too)."""
+    model = family_model("mllama_text_model")
+    dense, before = numel(model), cross_state(model)
+    method_function(method)(model, ids(8, 24, seed=3), int(TARGET * dense), **METHODS[method])
+    assert numel(model) == count_params(model.config) < dense
+    kept = [decoder(model).layers[i] for i in range(len(decoder(model).layers))
+            if i not in model.config.cross_attention_layers]
+    assert len(kept) < 3 or any(projections_shrank(layer) for layer in kept)
+    after = cross_state(model)
+    assert len(after) == 1 and all(torch.equal(v, before[0][k]) for k, v in after[0].items())
+    save_model(model, None, tmp_path / "pruned")
+    reloaded = load_model(tmp_path / "pruned")
+    assert type(reloaded) is MllamaForCausalLM
+    assert numel(reloaded) == numel(model) == count_params(reloaded.config)
+    x = ids()
+    assert torch.equal(logits(reloaded, x), logits(model, x))
+    states = torch.randn(x.shape[0], 6, 64, generator=torch.Generator().manual_seed(2))
+    assert not torch.allclose(with_images(reloaded, x, states)[:, :-1], logits(reloaded, x),
+                              atol=1e-3)
+    greedy_tokens_agree(reloaded)
+
+
+def projections_shrank(layer) -> bool:
+    """Whether a self-attention block lost MLP channels or heads (of 128 and 4 x 16)."""
+    return (layer.mlp.down_proj.in_features < 128
+            or layer.self_attn.o_proj.in_features < 64)
+
+
+def test_head_removal_keeps_the_cross_blocks_head_dim(model, tmp_path):
+    """Width pruning keeps the config's head count (each block's heads in layer_shapes), so a
+    cross block keeps its head_dim (hidden / heads: MllamaTextConfig reads no head_dim key)
+    and its weights, reloaded too; KV group 0 of block 0 silenced (its o_proj columns zero),
+    then removed, changes no logit on text or on images; a cross block's surgery refused,
+    nothing cut."""
+    pruned = copy.deepcopy(model)
+    with torch.no_grad():
+        decoder(pruned).layers[0].self_attn.o_proj.weight[:, :2 * 8] = 0  # heads 0, 1 (group 0)
+    x = ids()
+    states = torch.randn(x.shape[0], 6, 32, generator=torch.Generator().manual_seed(2))
+    text, images = logits(pruned, x), with_images(pruned, x, states)
+    before = cross_state(pruned)
+    surgery.remove_kv_groups(pruned, 0, [0])
+    save_model(pruned, None, tmp_path / "heads")
+    reloaded = load_model(tmp_path / "heads")
+    assert reloaded.config.layer_shapes[0]["num_attention_heads"] == 2
+    for run in (pruned, reloaded):
+        assert numel(run) == count_params(run.config) == numel(model) - 2 * (2 * 8 * 32 + 8 * 32)
+        assert [decoder(run).layers[i].cross_attn.head_dim for i in CROSS] == [8, 8]
+        assert all(torch.equal(v, b[k]) for a, b in zip(cross_state(run), before)
+                   for k, v in a.items())
+        torch.testing.assert_close(logits(run, x), text, rtol=0, atol=1e-5)
+        torch.testing.assert_close(with_images(run, x, states), images, rtol=0, atol=1e-5)
+    for cut in (lambda: surgery.remove_channels(pruned, 1, [0]),
+                lambda: surgery.remove_kv_groups(pruned, 3, [0])):
+        with pytest.raises(PrunebenchError, match="cross-attention block.*keeps it whole"):
             cut()
+    assert numel(pruned) == count_params(pruned.config)
+
+
+def test_a_block_range_of_cross_blocks_alone_is_refused():
+    """LLM-Pruner's blocks 1..1 (a cross block alone) leave it nothing to prune: refused from
+    the config, naming the self-attention blocks; FLAP's compensation biases go to the
+    self-attention blocks alone (the cross blocks' shapes as they are)."""
+    config = small()
+    with pytest.raises(PrunebenchError, match=r"all cross-attention blocks.*\[0, 2, 4\]"):
+        sizing.plan_llm_pruner(config, int(0.9 * count_params(config)), block_start=1,
+                               block_end=2)
+    shapes = sizing.compensated_shapes(config, biases=True)
+    assert [s["down_proj_bias"] for s in shapes] == [True, False, True, False, True]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

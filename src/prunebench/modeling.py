@@ -761,7 +761,8 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
             cast_floating(model, dtype)
         if shapes is not None:
             for idx, (layer, shape) in enumerate(zip(decoder(model).layers, layer_shapes(config))):
-                if shape != default_layer_shape(config):
+                # (a Llama 3.2 Vision cross-attention block is kept whole: as built)
+                if shape != default_layer_shape(config) and not shape.get("cross_attention"):
                     apply_layer_shape(layer, config, idx, shape)
         share_zamba_block(model)
     if (constant := BLOCK_CONSTANTS.get(config.model_type)) and getattr(config, constant[0], None):

@@ -60,8 +60,8 @@ from prunebench.benchmark.attention import (check_softcap_attention, float32_att
                                             softcapped_attention)
 from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, norm_style,
                                               norm_weight, pairwise_table, rms_norm, soft_cap)
-from prunebench.checkpoint.param_count import (context_length, cross_attention_blocks, family,
-                                               parallel_block, refuse_moe)
+from prunebench.checkpoint.param_count import (context_length, family, parallel_block,
+                                               refuse_moe, text_blocks)
 from prunebench.checkpoint.param_count import sliding_windows as param_sliding_windows
 from prunebench.modeling import final_norm
 from prunebench.benchmark.sampling import Sampling, exponential_noise, sample
@@ -101,16 +101,6 @@ def sliding_windows(model: nn.Module, max_seq_len: int) -> list[int | None]:
     which a window at least `max_seq_len` long is the same as."""
     return [window if window is not None and window < max_seq_len else None
             for window in param_sliding_windows(model.config)]
-
-
-def text_blocks(model: nn.Module) -> list[int]:
-    """The blocks the decoder runs: every block but those the model skips on text, Llama 3.2
-    Vision's cross-attention blocks (`param_count.cross_attention_blocks`: MllamaTextModel
-    passes them over when given no image states and none are cached, as on every step of a
-    text generate), which compute nothing and cache nothing there: the decoder holds neither
-    a fused block nor a cache of them."""
-    skipped = set(cross_attention_blocks(model.config))
-    return [i for i in range(len(projections.decoder(model).layers)) if i not in skipped]
 
 
 def rotary_kinds(model: nn.Module) -> list[str | None]:
@@ -409,9 +399,8 @@ class StaticDecoder(nn.Module):
         super().__init__()
         # Its fused blocks compute a dense MLP: a mixture of experts' routed MLP is not one.
         # (An ALiBi model's biases are added here, its heads all kept: `alibi_slopes`.)
-        # (Llama 3.2 Vision's cross-attention blocks, skipped on text, are left out: text_blocks)
         refuse_moe(model.config, "the compiled backend (its fused decoder blocks)",
-                   keeps_heads=True, text_only=True)
+                   keeps_heads=True)
         refuse_unrotated(model)
         if mode not in MODES:
             raise PrunebenchError(f"unknown compiled-backend mode {mode!r}: choose one of {MODES}")
@@ -440,7 +429,9 @@ class StaticDecoder(nn.Module):
             config.hidden_size // config.num_attention_heads)
         self.batch_size = batch_size
         self.max_seq_len = max_seq_len
-        kept = text_blocks(model)
+        # Llama 3.2 Vision's cross-attention blocks compute and cache nothing on text: the
+        # decoder holds neither a fused block nor a cache of them (text_blocks)
+        kept = text_blocks(config)
         self.windows = [sliding_windows(model, max_seq_len)[i] for i in kept]
         check_static_rope(model, max_seq_len)
         cache_len = -(-max_seq_len // CACHE_ALIGN) * CACHE_ALIGN

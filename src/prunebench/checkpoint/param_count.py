@@ -667,9 +667,6 @@ class Family:
     `layer_lambda_init`: modeling.BLOCK_CONSTANTS). BitNet's (`bitnet`): RMSNorms over the
     attention output and the MLP's hidden channels before o_proj and down_proj (attn_sub_norm,
     built hidden_size wide whatever the heads; ffn_sub_norm), relu2.
-    `skipped_on_text` (Llama 3.2 Vision's): the `depth_only` pieces are whole blocks the model
-    skips on text (`cross_attention_blocks`), which a decoder of text alone, the compiled one,
-    leaves out (`refuse_moe`'s `text_only`); width surgery and sublayer removal stay refused.
     `qkv_shards` (CodeGen's 4): q, k and v fused in one qkv_proj in the model-parallel layout
     of its TPU training (CodeGenAttention's mp_num: shard s holds [q; v; k] of the s-th
     quarter of the heads, `projections.qkv_layout` "shards"), which transformers splits into
@@ -809,7 +806,6 @@ class Family:
     output_gate_key: str | None = None
     float32_unscaled_scores: bool = False
     depth_only: str | None = None
-    skipped_on_text: bool = False
     qkv_shards: int = 1
     sinusoidal_positions: bool = False
     embed_scale_key: str | None = None
@@ -1408,16 +1404,13 @@ FAMILIES: dict[str, Family] = {
     # indices cross_attention_layers lists, cross-attention blocks (MllamaCrossAttentionDecoder
     # Layer: q/k/v/o over the image states, q_norm / k_norm of head_dim, a tanh gate on each
     # sublayer) that the model skips on text (nothing to attend to, nothing cached): kept by a
-    # depth prune (depth_kept_blocks), counted (layer_shapes' cross_attention), neither read
-    # nor caching a step (benchmark.floors), left out by the compiled decoder
-    # (skipped_on_text). Its embedding holds 8 rows past vocab_size for the image tokens
-    # (embedding_rows); the LM head is never tied (tied_embeddings).
+    # depth prune (depth_kept_blocks) and whole by width pruning and BlockPruner (text_blocks:
+    # their self-attention blocks alone), counted (layer_shapes' cross_attention), neither
+    # read nor caching a step (benchmark.floors), left out by the compiled decoder. Its
+    # embedding holds 8 rows past vocab_size for the image tokens (embedding_rows); the LM
+    # head is never tied (tied_embeddings).
     "mllama_text_model": Family("MllamaForCausalLM", "MllamaTextConfig", False, False, None,
-                                False, mlp_bias=False,
-                                depth_only="cross-attention blocks over image states "
-                                           "(cross_attention_layers), which the model skips "
-                                           "on text and a depth prune keeps",
-                                skipped_on_text=True),
+                                False, mlp_bias=False),
     # ModernBertDecoderLayer: attn_norm (none in block 0: an Identity by its index) ->
     # ModernBertDecoderAttention (q/k/v_proj and Wo, attention_bias; a window of
     # local_attention // 2 on layer_types' sliding blocks, a rotary base each kind) and
@@ -4120,7 +4113,7 @@ def zamba2_slot(config, block: int) -> int | None:
     return zamba2_hybrid_ids(config).index(block)
 
 
-def refuse_moe(config, what: str, keeps_heads: bool = False, text_only: bool = False) -> None:
+def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
     """Stop `what` (a width method, the compiled decoder, ...) on a mixture-of-experts model,
     whose experts are 3D parameters no width surgery, fused block or adapter of prunebench
     handles, with what does apply. The width methods' plans (methods.sizing) call it before
@@ -4130,10 +4123,7 @@ def refuse_moe(config, what: str, keeps_heads: bool = False, text_only: bool = F
     and a dense Gemma 4 model (`Family.per_layer_blocks`), whose blocks' shapes its surgery and
     fused block do not read. `keeps_heads`: `what` keeps every head of an ALiBi model (the
     compiled decoder, which adds its biases as transformers computes them; the width methods,
-    which remove its MLP channels alone: `heads_removable`), so BLOOM and MPT pass.
-    `text_only`: `what` runs text alone (the compiled decoder), leaving out the blocks a model
-    skips on text, so Llama 3.2 Vision's language model, whose `depth_only` pieces are such
-    blocks (`Family.skipped_on_text`), passes."""
+    which remove its MLP channels alone: `heads_removable`), so BLOOM and MPT pass."""
     if family(config).one_mixer_blocks:
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -4253,17 +4243,14 @@ def refuse_moe(config, what: str, keeps_heads: bool = False, text_only: bool = F
             "prunebench's width surgery, sublayer removal and compiled decoder handle. Prune it "
             "with a depth method that removes whole blocks (depth_ppl, depth_taylor, depth_mag, "
             "depth_angular, sleb, shortgpt) and benchmark it with the hf or hf_static backend")
-    skipped = family(config).skipped_on_text  # (the compiled decoder leaves them out)
-    if family(config).depth_only and not (text_only and skipped):
+    if family(config).depth_only:
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
             f"({family(config).model_class}): its blocks hold {family(config).depth_only}, "
-            "which prunebench's width surgery"
-            + (" and sublayer removal do" if skipped else
-               ", sublayer removal and compiled decoder do") + " not "
+            "which prunebench's width surgery, sublayer removal and compiled decoder do not "
             "handle. Prune it with a depth method that removes whole blocks (depth_ppl, "
             "depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the "
-            + ("hf, hf_static or compiled backend" if skipped else "hf or hf_static backend"))
+            "hf or hf_static backend")
     if family(config).alibi and not keeps_heads and not is_moe(config):  # (experts: below)
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -8790,6 +8777,8 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
     shapes = [dict(default_layer_shape(config), **s) for s in shapes]
     if family(config).first_attention_unnormed and shapes:  # (a width-pruned one's too)
         shapes[0]["attention_norm"] = False
+    for i in cross_attention_blocks(config):  # (Llama 3.2 Vision's: kept whole, a width-pruned
+        shapes[i]["cross_attention"] = True  # model's too, its list renumbered by depth prunes)
     return shapes
 
 
@@ -9027,12 +9016,22 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
 def cross_attention_blocks(config) -> list[int]:
     """The blocks of a Llama 3.2 Vision language model that MllamaTextModel builds as
     cross-attention blocks (cross_attention_layers' entries below its depth), which it skips
-    on text and the compiled decoder leaves out (`Family.skipped_on_text`); none in other
-    families."""
+    on text (`text_blocks`); none in other families."""
     if getattr(config, "model_type", None) != "mllama_text_model":
         return []
     listed = getattr(config, "cross_attention_layers", None) or ()
     return [i for i in range(config.num_hidden_layers) if i in listed]
+
+
+def text_blocks(config) -> list[int]:
+    """The blocks a text-only forward runs: every block but a Llama 3.2 Vision model's
+    cross-attention blocks (`cross_attention_blocks`), which MllamaTextModel passes over when
+    given no image states and none are cached, as on every text forward and every step of a
+    text generate. The compiled decoder runs these alone; the width methods and BlockPruner
+    prune these alone (no calibration text reaches the others, whose removal would be free to
+    every score and take the image pathway away) and width surgery refuses the others."""
+    skipped = set(cross_attention_blocks(config))
+    return [i for i in range(config.num_hidden_layers) if i not in skipped]
 
 
 def embedding_rows(config) -> int:

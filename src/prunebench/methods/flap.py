@@ -43,7 +43,8 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError, projections
-from prunebench.checkpoint.param_count import head_shards, heads_removable, refuse_moe
+from prunebench.checkpoint.param_count import (head_shards, heads_removable, refuse_moe,
+                                               text_blocks)
 from prunebench.methods import registry, sizing
 from prunebench.methods import surgery
 from prunebench.logs import Progress
@@ -133,7 +134,8 @@ def collect_stats(model, calibration: torch.Tensor, batch_size: int,
     kind = UpstreamStats if statistics == "upstream" else ChannelStats
     stats = [{"o_proj": kind(), "down_proj": kind()} for _ in projections.decoder(model).layers]
     handles = []
-    for i, layer in enumerate(projections.decoder(model).layers):
+    for i in text_blocks(model.config):  # (Llama 3.2 Vision's cross-attention blocks: no text)
+        layer = projections.decoder(model).layers[i]
         for name, module in (("o_proj", projections.o_proj(layer.self_attn)),
                              ("down_proj", projections.down_proj(projections.block_mlp(layer)))):
             if module.in_features == 0:
@@ -176,8 +178,12 @@ def standardise(x: torch.Tensor) -> torch.Tensor:
 def _scores(model, stats, metric: str) -> list[dict[str, torch.Tensor | None]]:
     """Raw per-channel metrics: attention squared, as in the original."""
     out = []
-    for layer, st in zip(projections.decoder(model).layers, stats):
+    text = set(text_blocks(model.config))
+    for b, (layer, st) in enumerate(zip(projections.decoder(model).layers, stats)):
         attn = None
+        if b not in text:  # a Llama 3.2 Vision cross-attention block: kept whole, unscored
+            out.append({"attn": None, "mlp": None})
+            continue
         if not isinstance(layer.self_attn, ZeroHeadAttention):
             attn = channel_metric(projections.o_proj(layer.self_attn).weight, st["o_proj"], metric).pow(2).cpu()
         mlp = None
@@ -268,7 +274,7 @@ def _masks_from_keep(config, shapes, keep) -> dict[str, Any]:
 
 def plan_ul_um(config, scores, target: int, biases: bool) -> dict[str, Any]:
     """Uniform ratio in every block (solved to the target); lowest-scoring units removed."""
-    blocks = list(range(config.num_hidden_layers))
+    blocks = sizing.width_blocks(config, range(config.num_hidden_layers))
     plan = surgery.solve_uniform(config, blocks, target,
                                  lambda n, p: int(p * n), lambda n, p: int(n * p), biases=biases)
     keep = []
@@ -303,7 +309,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     biases = p["bias_compensation"]
     params_before = count_params(config)
     if p["structure"] == "UL-UM":  # size check before any work
-        blocks = list(range(config.num_hidden_layers))
+        blocks = sizing.width_blocks(config, range(config.num_hidden_layers))
         surgery.solve_uniform(config, blocks, target, lambda n, r: int(r * n),
                               lambda n, r: int(n * r), biases=biases)
 
@@ -315,7 +321,8 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     normed_outputs = normed_outputs_of(config)
     per_block = []
     with torch.no_grad():
-        for b, layer in enumerate(projections.decoder(model).layers):
+        for b in text_blocks(config):  # (Llama 3.2 Vision's cross-attention blocks: whole)
+            layer = projections.decoder(model).layers[b]
             st = stats[b]
             n_kv = layer_shapes(config)[b]["num_key_value_heads"]
             drop_g = sorted(set(range(n_kv)) - set(plan["kept_groups"][b]))

@@ -192,7 +192,9 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     if calibration is None or calibration.dim() != 2 or calibration.shape[1] < 2:
         raise PrunebenchError("llm_pruner needs calibration token ids of shape [n, L] with L >= 2")
     config = model.config
-    blocks = surgery.block_range(config.num_hidden_layers, p["block_start"], p["block_end"])
+    # (of them, the blocks a text forward runs: sizing.width_blocks)
+    blocks = sizing.width_blocks(config, surgery.block_range(
+        config.num_hidden_layers, p["block_start"], p["block_end"]))
     rule = groups_rule(config)
     if p["ratio"] is not None:  # checked with the other parameters
         ratio = float(p["ratio"])

@@ -28,7 +28,7 @@ from prunebench.checkpoint.param_count import (block_param_count, broken_reads,
                                                head_shards, heads_removable, kv_heads,
                                                kv_head_count, kolibri1_1_sources,
                                                layer_shapes, mlp_bias, o_bias, refuse_moe,
-                                               zamba2_hybrid_ids, zamba2_shifted)
+                                               text_blocks, zamba2_hybrid_ids, zamba2_shifted)
 from prunebench.methods import registry
 from prunebench.plan.sizes import format_params, parse_size
 
@@ -993,9 +993,28 @@ def uniform_shapes(config, blocks: Sequence[int], ratio: float,
         s = shapes[i]
         shapes[i] = shape_after_removal(config, s, groups_rule(s["num_key_value_heads"], ratio),
                                         channels_rule(s["intermediate_size"], ratio))
-    if biases:
-        shapes = [dict(s, o_proj_bias=True, down_proj_bias=True) for s in shapes]
-    return shapes
+    return with_output_biases(shapes) if biases else shapes
+
+
+def width_blocks(config, blocks: Sequence[int]) -> list[int]:
+    """Of `blocks`, those a width method prunes: the blocks a text forward runs
+    (`param_count.text_blocks`: not Llama 3.2 Vision's cross-attention blocks, which no
+    calibration text reaches and which are kept whole)."""
+    text = set(text_blocks(config))
+    kept = [b for b in blocks if b in text]
+    if not kept:
+        raise PrunebenchError(
+            f"blocks {list(blocks)} are all cross-attention blocks of this Llama 3.2 Vision "
+            "model, which width pruning keeps whole (skipped on text): widen the block range "
+            f"to self-attention blocks ({text_blocks(config)})")
+    return kept
+
+
+def with_output_biases(shapes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`shapes` with the o_proj and down_proj biases FLAP's bias compensation adds to every
+    block it prunes (a Llama 3.2 Vision cross-attention block, kept whole, gets none)."""
+    return [s if s.get("cross_attention") else dict(s, o_proj_bias=True, down_proj_bias=True)
+            for s in shapes]
 
 
 def solve_uniform(config, blocks: Sequence[int], target: int,
@@ -1061,9 +1080,7 @@ def solve_uniform(config, blocks: Sequence[int], target: int,
         cand = [dict(s) for s in base]
         for i in blocks:
             cand[i] = shape_after_removal(config, cand[i], groups[i], m)
-        if biases:
-            cand = [dict(s, o_proj_bias=True, down_proj_bias=True) for s in cand]
-        return cand
+        return with_output_biases(cand) if biases else cand
 
     n0 = count(with_channels(0))
     per_channel = n0 - count(with_channels(1)) if width else 0
@@ -1125,7 +1142,7 @@ def pruned_layer_shapes(config, ratio: float, block_start: int | None = None,
                         block_end: int | None = None) -> list[dict[str, Any]]:
     """Per-block shapes after LLM-Pruner with `ratio` over the block range (config only)."""
     _check_ratio(ratio)
-    blocks = block_range(config.num_hidden_layers, block_start, block_end)
+    blocks = width_blocks(config, block_range(config.num_hidden_layers, block_start, block_end))
     return uniform_shapes(config, blocks, ratio, groups_rule(config), channels_removed)
 
 
@@ -1164,7 +1181,8 @@ def plan_llm_pruner(config, target_params: int, **params) -> dict:
     """The solved ratio and exact size, from the config alone (no weights, no data)."""
     refuse_moe(config, "llm_pruner (width pruning)", keeps_heads=True)
     p = registry.checked_params("llm_pruner", params)
-    blocks = block_range(config.num_hidden_layers, p["block_start"], p["block_end"])
+    blocks = width_blocks(config, block_range(config.num_hidden_layers, p["block_start"],
+                                              p["block_end"]))
     if p["ratio"] is not None:  # checked with the other parameters
         ratio = float(p["ratio"])
         shapes = pruned_layer_shapes(config, ratio, p["block_start"], p["block_end"])
@@ -1185,9 +1203,7 @@ def compensated_shapes(config, biases: bool) -> list[dict[str, Any]]:
     """The config's block shapes, with the o_proj and down_proj biases that FLAP's bias
     compensation adds to every block when `biases`."""
     shapes = layer_shapes(config)
-    if biases:
-        shapes = [dict(s, o_proj_bias=True, down_proj_bias=True) for s in shapes]
-    return shapes
+    return with_output_biases(shapes) if biases else shapes
 
 
 def al_am_floor(config, target: int, biases: bool) -> int:
@@ -1196,7 +1212,8 @@ def al_am_floor(config, target: int, biases: bool) -> int:
     known from the config alone. Raises PrunebenchError when `target` is below it."""
     headless = ({"num_key_value_heads": 0, "num_attention_heads": 0}
                 if heads_removable(config) else {})  # (an ALiBi model keeps every head)
-    empty = [dict(s, intermediate_size=0, **headless) for s in compensated_shapes(config, biases)]
+    empty = [s if s.get("cross_attention") else dict(s, intermediate_size=0, **headless)
+             for s in compensated_shapes(config, biases)]  # (cross-attention blocks: whole)
     floor = count_params(config_with_shapes(config, empty))
     if target < floor:
         raise PrunebenchError(
@@ -1213,7 +1230,7 @@ def plan_flap(config, target_params: int, **params) -> dict:
     refuse_moe(config, "flap (width pruning)", keeps_heads=True)
     p = registry.checked_params("flap", params)
     if p["structure"] == "UL-UM":
-        solved = solve_uniform(config, list(range(config.num_hidden_layers)),
+        solved = solve_uniform(config, width_blocks(config, range(config.num_hidden_layers)),
                                int(target_params), lambda n, r: int(r * n),
                                lambda n, r: int(n * r), biases=p["bias_compensation"])
         return {"structure": "UL-UM", "ratio": round(solved["ratio"], 4),
@@ -1237,7 +1254,7 @@ def plan_wanda_sp(config, target_params: int, **params) -> dict:
     refuse_moe(config, "wanda_sp (width pruning)", keeps_heads=True)
     registry.checked_params("wanda_sp", params)
     groups, channels = wanda_sp_rules()
-    solved = solve_uniform(config, list(range(config.num_hidden_layers)),
+    solved = solve_uniform(config, width_blocks(config, range(config.num_hidden_layers)),
                            int(target_params), groups, channels)
     return {"ratio": round(solved["ratio"], 4), "params_after": solved["params"],
             "blocks_after": config.num_hidden_layers,

@@ -26,7 +26,7 @@ from torch import nn
 from transformers import LlamaConfig
 
 from prunebench import PrunebenchError, projections
-from prunebench.checkpoint.param_count import attention_sinks, head_shards, refuse_moe
+from prunebench.checkpoint.param_count import attention_sinks, head_shards, refuse_moe, text_blocks
 from prunebench.methods.sizing import (block_range, config_with_shapes,  # noqa: F401
                                        heads_per_group, solve_uniform, uniform_shapes)
 from prunebench.modeling import ZeroHeadAttention, count_params, family, head_dim, norm_like
@@ -37,8 +37,10 @@ OUTPUT_MODULES = ("o_proj", "down_proj")
 # --------------------------------------------------------------------------- reading shapes
 
 def read_layer_shape(layer: nn.Module, config: LlamaConfig) -> dict[str, Any]:
-    """The shape entry of a block as its modules really are."""
-    attn, mlp = layer.self_attn, projections.block_mlp(layer)
+    """The shape entry of a block as its modules really are (a Llama 3.2 Vision
+    cross-attention block's, kept whole, by its cross_attn)."""
+    attn = layer.cross_attn if hasattr(layer, "cross_attn") else layer.self_attn
+    mlp = projections.block_mlp(layer)
     n_q, n_kv = projections.attention_heads(attn, head_dim(config))
     return {
         "num_attention_heads": n_q,
@@ -59,6 +61,13 @@ def _layer(model: nn.Module, layer_idx: int) -> nn.Module:
     n = len(projections.decoder(model).layers)
     if not 0 <= layer_idx < n:
         raise PrunebenchError(f"block {layer_idx} does not exist: the model has {n} blocks (0..{n - 1})")
+    if layer_idx not in text_blocks(model.config):
+        raise PrunebenchError(
+            f"block {layer_idx} of this Llama 3.2 Vision model is a cross-attention block "
+            f"(cross_attention_layers {model.config.cross_attention_layers}), which the model "
+            "skips on text: no text score judges it and its removal would take the image "
+            "pathway away, so width surgery keeps it whole; cut its self-attention blocks "
+            f"({text_blocks(model.config)})")
     return projections.decoder(model).layers[layer_idx]
 
 

@@ -23,7 +23,7 @@ import logging
 import torch
 
 from prunebench import PrunebenchError, projections
-from prunebench.checkpoint.param_count import refuse_moe
+from prunebench.checkpoint.param_count import refuse_moe, text_blocks
 from prunebench.methods import registry, sizing
 from prunebench.methods import surgery
 from prunebench.methods.depth import layer_hidden
@@ -45,7 +45,8 @@ def attention_kinds(config) -> list[str]:
 
 
 def block_inputs(model, calibration: torch.Tensor, batch_size: int) -> list[tuple[torch.Tensor, dict]]:
-    """Per batch: the hidden states entering block 0, and for each attention kind the call
+    """Per batch: the hidden states entering block 0 (the first a text forward runs:
+    `text_blocks`), and for each attention kind the call
     kwargs (mask, rotary embeddings) the model gives a block of that kind.
 
     The model itself builds the kwargs, so every block can later be called exactly as the
@@ -54,7 +55,10 @@ def block_inputs(model, calibration: torch.Tensor, batch_size: int) -> list[tupl
     a window is longer than the sliding window: each kind's are taken at its first block.
     """
     kinds = attention_kinds(model.config)
-    first_of = {kind: kinds.index(kind) for kind in dict.fromkeys(kinds)}
+    text = text_blocks(model.config)  # (a Llama 3.2 Vision cross-attention block runs not)
+    first_of: dict[str, int] = {}
+    for index in text:
+        first_of.setdefault(kinds[index], index)
     last_needed = max(first_of.values())
     caught: list[tuple[torch.Tensor, dict]] = []
     batch: dict = {}
@@ -62,7 +66,7 @@ def block_inputs(model, calibration: torch.Tensor, batch_size: int) -> list[tupl
     def hook_for(kind: str, index: int):
         def hook(_module, args, kwargs):
             hidden = args[0] if args else kwargs["hidden_states"]
-            if index == 0:
+            if index == text[0]:
                 batch["hidden"] = hidden.detach()
             batch.setdefault("kwargs", {})[kind] = {k: v for k, v in kwargs.items()
                                                    if k != "hidden_states"}
@@ -119,7 +123,9 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     if calibration is None or calibration.dim() != 2:
         raise PrunebenchError("wanda_sp needs calibration token ids of shape [n, L]")
     config = model.config
-    blocks = list(range(config.num_hidden_layers))
+    # (Llama 3.2 Vision's cross-attention blocks, which a text forward passes over, neither
+    # pruned nor run: sizing.width_blocks)
+    blocks = sizing.width_blocks(config, range(config.num_hidden_layers))
     groups_rule, channels_rule = sizing.wanda_sp_rules()
     plan = surgery.solve_uniform(config, blocks, int(target_params), groups_rule, channels_rule)
     params_before = count_params(config)

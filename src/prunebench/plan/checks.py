@@ -876,8 +876,7 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "(q_a_proj / q_b_proj, kv_a_proj_with_mqa / kv_b_proj), which the compiled "
                     "backend does not run (its fused blocks read LLaMA's q/k/v heads): take "
                     "'compiled' out of benchmark.backends (hf and hf_static run it)")
-            elif ("compiled" in backends and known is not None and family(known).depth_only
-                  and not family(known).skipped_on_text):  # (Llama 3.2 Vision's: left out)
+            elif "compiled" in backends and known is not None and family(known).depth_only:
                 problems.append(
                     f"models.{model} ({known.model_type}) holds {family(known).depth_only}, "
                     "which the compiled backend does not run (its fused blocks compute LLaMA's "
