@@ -141,6 +141,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_axk2.py \
 	tests/test_minimax_m3.py \
 	tests/test_inkling.py \
+	tests/test_inkling2.py \
 	tests/test_beam.py \
 	tests/test_mamba.py \
 	tests/test_mamba2.py \

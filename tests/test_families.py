@@ -982,6 +982,19 @@ FAMILIES = {
         moe_intermediate_size=32, n_routed_experts=4, num_experts_per_tok=2,
         n_shared_experts=2, route_scale=1.0, logits_mup_width_multiplier=2.0,
         max_position_embeddings=128, bos_token_id=1, eos_token_id=2, pad_token_id=0),
+    # Inkling 2 (5.25 on): windowed blocks 0, 2 and 4 with 2 heads on 1 KV head of 16 within 8
+    # tokens, full blocks 1, 3 and 5 with 4 heads on 2 KV heads of 8 and dynamic key / value
+    # convolutions, relative states of 4 a head (tables of 8 and 16 positions), kernels of 4,
+    # a sigmoid router choosing 2 of 4 experts; groups of 2 blocks (n_layers_per_attn_res_block:
+    # a depth prune removes group 1 or 2 whole, a third of the blocks); every row scored.
+    "inkling2_text": lambda: newer_config(
+        "inkling2_text", vocab_size=VOCAB, unpadded_vocab_size=VOCAB, hidden_size=32,
+        num_hidden_layers=6, num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+        swa_num_attention_heads=2, swa_num_key_value_heads=1, swa_head_dim=16,
+        sliding_window_size=8, d_rel=4, rel_extent=16, moe_intermediate_size=16,
+        n_routed_experts=4, num_experts_per_tok=2, n_layers_per_attn_res_block=2,
+        layer_types=["hybrid_sliding", "hybrid"] * 3, max_position_embeddings=128,
+        bos_token_id=1, eos_token_id=2, pad_token_id=0),
     # Dots 3 Note (dots3_note_text): DeepSeek-V3.2's tiny latent attention and experts in its
     # indexed blocks 0 and 3 (an indexer of 2 heads of 8 keeping 64 keys, as DeepSeek-V3.2's
     # here), blocks 1 and 2 sliding over 16 tokens with latents of their own (2 heads, ranks 20
@@ -1343,6 +1356,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "hy_v4",
        "deepseek_v4",
        "inkling_text",
+       "inkling2_text",
        "beam",
        "dots3_note_text",
        "mimo_v2_flash", "jetmoe",
@@ -1446,6 +1460,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "hy_v4": "HYV4ForCausalLM",
            "deepseek_v4": "DeepseekV4ForCausalLM",
            "inkling_text": "InklingForCausalLM",
+           "inkling2_text": "Inkling2ForCausalLM",
            "beam": "BeamForCausalLM",
            "dots3_note_text": "Dots3NoteForCausalLM",
            "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
@@ -2095,7 +2110,8 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
             method_function(method)(model, calibration, target, **METHODS[method])
         assert numel(model) == dense
         return
-    if name == "jamba" and method == "sleb":  # (whole periods: one block a round breaks them)
+    if name in ("jamba", "inkling2_text") and method == "sleb":
+        # (whole periods or groups: one block a round breaks them)
         with pytest.raises(PrunebenchError, match="sleb removes one block a round"):
             method_function(method)(model, calibration, target, **METHODS[method])
         assert numel(model) == dense
@@ -2187,9 +2203,10 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
             extra = {"target_modules": ["q_proj", "o_proj"]}
         if name in ("minicpm3", "youtu"):  # latent attention's o_proj, and its dense MLP
             extra = {"target_modules": ["o_proj", "gate_proj", "up_proj", "down_proj"]}
-        if name == "jetmoe":
+        if name in ("jetmoe", "inkling2_text"):
             # its attention's and MLP's experts fused 3D parameters, its keys and values one
-            # kv_proj: none of LoRA's targets (LLaMA's projections) to adapt
+            # kv_proj (Inkling 2's attention's projections modules of their own around a
+            # linear layer): none of LoRA's targets (LLaMA's projections) to adapt
             settings = lora.resolve_settings({"data": {"source": "embedded", "val_size": 8},
                                               **extra})
             with pytest.raises(PrunebenchError, match="take \\+lora out of its variants"):

@@ -390,8 +390,9 @@ def test_depth_methods_remove_exactly_the_blocks_they_name(name, method, params,
     # memory layout, may round their last bit otherwise than the same weights loaded).
     save_model(family_model(name), None, tmp_path / "dense")
     model = load_model(tmp_path / "dense")
-    dense_params = numel(model)
-    if name == "jamba" and method == "sleb":  # (whole periods only: tests/test_jamba.py)
+    dense_params, blocks = numel(model), model.config.num_hidden_layers
+    # (whole periods or groups only: tests/test_jamba.py, tests/test_inkling2.py)
+    if name in ("jamba", "inkling2_text") and method == "sleb":
         with pytest.raises(PrunebenchError, match="sleb removes one block a round"):
             method_function(method)(model, ids(8, 24, seed=3), int(0.8 * dense_params), **params)
         assert numel(model) == dense_params
@@ -399,7 +400,7 @@ def test_depth_methods_remove_exactly_the_blocks_they_name(name, method, params,
     report = method_function(method)(model, ids(8, 24, seed=3), int(0.8 * dense_params),
                                       **params)
     removed = report["removed_blocks"]
-    assert removed and model.config.num_hidden_layers == 4 - len(removed)
+    assert removed and model.config.num_hidden_layers == blocks - len(removed)
     expected = remove_blocks(load_model(tmp_path / "dense"), removed)
     x = ids()
     assert torch.equal(logits(model, x), logits(expected, x))
@@ -623,6 +624,14 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
         assert chosen == [f"model.layers.{b}.self_attn.{part}" for b in range(4)
                           for part in ("q_a_proj", "q_b_proj", "o_b_proj")]
         return
+    if name == "inkling2_text":
+        # its attention's projections are modules of their own around a linear layer
+        # (q_proj.linear ...): no target of LLaMA's names to adapt (named), MLP's neither
+        for targets in (["q_proj", "o_proj"], ["q_proj", "o_proj", "gate_proj"]):
+            with pytest.raises(PrunebenchError, match=r"Inkling2ForCausalLM does not hold.*"
+                                                      r"q_proj\.linear.*take \+lora out"):
+                lora.lora_target_names(model, targets)
+        return
     if name == "jetmoe":
         # its attention's query and output projections are its attention experts' fused 3D
         # parameters, its MLP's experts too: no target of LLaMA's names to adapt (named)
@@ -689,7 +698,8 @@ def bytes_read_at_batch_one(model) -> int:
     """What a batch-1 decode step of `model` reads, tensor by tensor as the model holds them
     (numel x element size): each block's parameters and the buffers its checkpoint saves (the
     routers' score-correction biases), of a sparse block's fused experts (`.experts.`) the
-    router's top k, then HY-V4's hc_head, the final norm and the LM head (with tied embeddings
+    router's top k, then HY-V4's hc_head, Inkling 2's final_input, the final norm and the LM
+    head (with tied embeddings
     the table)."""
     saved = set(model.state_dict())
     total = 0
@@ -708,8 +718,10 @@ def bytes_read_at_batch_one(model) -> int:
             if routed:  # each block's own top k (Hunyuan's differ here)
                 nbytes = nbytes * active_experts(model.config)[i] // num_experts(model.config)
             total += nbytes
-    # (HY-V4's hc_head, collapsing its residual streams before the final norm)
-    head = [model.model.hc_head] if hasattr(model.model, "hc_head") else []
+    # (HY-V4's hc_head, collapsing its residual streams before the final norm; Inkling 2's
+    # final_input, its block attention residual's query there)
+    head = [getattr(model.model, name) for name in ("hc_head", "final_input")
+            if hasattr(model.model, name)]
     for module in (*head, final_norm(model), model.lm_head):
         total += sum(p.numel() * p.element_size() for p in module.parameters())
     return total

@@ -55,7 +55,8 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     sdpa_not_causal, sparse_mlp_blocks, tied_embeddings,
                                     with_boolean_flags, with_partial_rotary,
                                     with_read_ffn_keys, without_null_shapes,
-                                    zamba_needed_kinds, zamba2_removal_problem)
+                                    zamba_needed_kinds, zamba2_removal_problem,
+                                    inkling2_removal_problem)
 from prunebench.checkpoint.param_count import cross_attention_blocks, float16_problem
 from prunebench.projections import (alias_llama_names, block_mlp, decoder, down_proj,
                                     embedding_name, get_part, head_name, mlp_gated, mlp_inputs,
@@ -1848,7 +1849,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             + "): those would read a missing block's or another's. Remove each such block with "
             f"all its readers (here also {sorted({reader for reader, _, _ in broken})}), or "
             "keep it: the depth methods choose so (methods.sizing.may_remove)")
-    if problem := zamba2_removal_problem(model.config, drop):  # (before anything changes)
+    if problem := (zamba2_removal_problem(model.config, drop)  # (before anything changes)
+                   or inkling2_removal_problem(model.config, drop)):
         raise PrunebenchError(problem)
     if needed := sorted(drop & set(depth_kept_blocks(model.config))):
         # (refused before anything changes)
@@ -1942,12 +1944,16 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             if mixer is not None and hasattr(mixer, "kv_source_layer"):
                 mixer.kv_source_layer = keep.index(mixer.kv_source_layer)
             # (Inkling's short convolutions on its keys and values keep their states in the
-            # cache under their block's index)
+            # cache under their block's index; Inkling 2's, in its key and value projections)
             for conv in (getattr(mixer, name, None) for name in ("k_sconv", "v_sconv")):
                 if conv is not None:
                     conv.layer_idx = new_idx
-        # (and those on an Inkling block's attention and MLP outputs)
-        for conv in (getattr(layer, name, None) for name in ("attn_sconv", "mlp_sconv")):
+            for projection in (getattr(mixer, name, None) for name in ("k_proj", "v_proj")):
+                if (conv := getattr(projection, "sconv", None)) is not None:
+                    conv.layer_idx = new_idx
+        # (and those on an Inkling or Inkling 2 block's attention and MLP outputs)
+        for conv in (getattr(layer, name, None) for name in (
+                "attn_sconv", "mlp_sconv", "post_attention_convolution", "post_mlp_convolution")):
             if conv is not None:
                 conv.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):

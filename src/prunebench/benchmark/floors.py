@@ -18,7 +18,7 @@ from prunebench.benchmark.timing import UNCACHED_DECODE_NOTE
 from prunebench.checkpoint.param_count import (active_experts, altup_projection_params,
                                                attention_expert_params, caches_tokens,
                                                deepseek_v4_compressed,
-                                               expert_param_count, family,
+                                               expert_param_count, family, final_input_params,
                                                hyper_head_params, indexer_key_values,
                                                inkling_conv_state, is_moe,
                                                latent_cache_widths, linear_attention_state,
@@ -70,7 +70,8 @@ def read_params(config) -> int:
         lm_head_bias_params(config)) + per_layer_projection_params(config) + (
         hyper_head_params(config)) + (  # (HY-V4's hc_head, collapsing its streams every step)
         altup_projection_params(config)) + (  # (Gemma 3n's, making and merging its streams)
-        prediction_head_params(config))  # (ModernBERT-decoder's, before its LM head)
+        prediction_head_params(config)) + (  # (ModernBERT-decoder's, before its LM head)
+        final_input_params(config))  # (Inkling 2's residual query before its final norm)
 
 
 def weight_bytes(config, dtype: str | torch.dtype) -> int:

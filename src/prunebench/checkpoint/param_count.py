@@ -1612,6 +1612,23 @@ FAMILIES: dict[str, Family] = {
                                                             "intermediate_size"),
                            shared_expert=SharedExpert.count("n_shared_experts"),
                            min_transformers="5.25.0"),
+    # Inkling2SlidingDecoderLayer / Inkling2FullDecoderLayer (Thinking Machines' Inkling 2,
+    # its language model): attention of its own heads in the blocks `layer_types` names
+    # "hybrid_sliding" (swa_* heads, KV heads and head_dim, windowed) and in the others (the
+    # config's, full, their key and value convolutions dynamic and each projection's input
+    # normed apart), each with a gated output, a sink logit a head, scaled q / relative-state
+    # clips and a relative-position bias; short convolutions on the keys, the values and both
+    # sublayers' outputs; a block attention residual's learned queries before the attention
+    # (none in block 0) and the MLP; a float32 sigmoid router over the experts in every block;
+    # a normed embedding, one more residual query before the final norm, an untied head of
+    # unpadded_vocab_size rows (all counted by inkling2_block_params and
+    # non_block_param_count). 5.23 builds another model and 5.24's static cache fails on the
+    # windowed blocks (RELEASE_REASONS). Depth prunes remove whole groups of
+    # n_layers_per_attn_res_block blocks (whole_period).
+    "inkling2_text": Family("Inkling2ForCausalLM", "Inkling2TextConfig", False, False, None,
+                            False, moe_intermediate_key="moe_intermediate_size",
+                            embedding_norm=True, sparse_blocks=SparseBlocks.every(None),
+                            head_vocab_key="unpadded_vocab_size", min_transformers="5.25.0"),
     # HYV4Attention (Tencent's Hy4): GLM-MoE-DSA's latent attention and lightning indexer
     # (indexer_types "full" / "shared": indexer_blocks), its output gated a value channel
     # (gate_proj, hidden -> heads x v_head_dim) and a float32 sink logit a head;
@@ -2366,6 +2383,16 @@ UNTAKEN_WRAPPERS = {
         "InklingForCausalLM of its text_config holding model.language_model's weights under "
         "model. and its lm_head, and save that with save_pretrained: prunebench reads the "
         "folder it writes (model_type inkling_text)"),
+    "inkling2": (
+        "Thinking Machines' Inkling 2 (Inkling2ForConditionalGeneration): an Inkling 2 "
+        "language model (inkling2_text) beside a vision tower, its published tensors in a "
+        "layout of their own (model.llm.*, each block's projections under other names, its "
+        "experts' gate and up rows interleaved in one tensor and quantized to MXFP8), so "
+        "prunebench does not take the language model out as it does other multimodal "
+        "checkpoints'. Load it with transformers (Inkling2ForConditionalGeneration converts "
+        "the tensors) unquantized, build Inkling2ForCausalLM of its text_config holding "
+        "model.language_model's weights under model. and its lm_head, and save that with "
+        "save_pretrained: prunebench reads the folder it writes (model_type inkling2_text)"),
     "phi4mm": (
         "Microsoft's Phi-4-multimodal as its own code has it (Phi4MMForCausalLM: "
         "microsoft/Phi-4-multimodal-instruct's main branch), its vision and speech LoRA "
@@ -2555,6 +2582,53 @@ def jamba_period(config) -> int:
     run of so many consecutive blocks holds each kind of block as often as any other such run,
     and removing it leaves the blocks after it of the kinds the two offsets give them again."""
     return math.lcm(config.attn_layer_period, config.expert_layer_period)
+
+
+# Why Inkling 2's depth prunes remove whole groups (the docs' words, and the refusals').
+INKLING2_GROUPS = (
+    "Inkling2TextModel keeps the input of every n_layers_per_attn_res_block-th block (block i "
+    "with i % n == 0, by its index) for its block attention residuals, and block 0 holds no "
+    "queries before its attention: removing other blocks would move those boundaries and "
+    "change what kept blocks compute")
+
+
+def whole_period(config) -> int | None:
+    """The blocks a depth prune of this model removes together, None where it removes blocks
+    one by one: Jamba's whole period (`jamba_period`: any run of so many consecutive blocks),
+    Inkling 2's group of n_layers_per_attn_res_block blocks (from a multiple of it:
+    `aligned_periods`; INKLING2_GROUPS)."""
+    model_type = getattr(config, "model_type", None)
+    if model_type == "jamba":
+        return jamba_period(config)
+    if model_type == "inkling2_text":
+        return config.n_layers_per_attn_res_block
+    return None
+
+
+def aligned_periods(config) -> bool:
+    """Whether a depth prune's whole periods (`whole_period`) start at multiples of the
+    period: Inkling 2's groups do (its boundaries are blocks i with i % n == 0), Jamba's runs
+    start anywhere."""
+    return getattr(config, "model_type", None) == "inkling2_text"
+
+
+def inkling2_removal_problem(config, removed) -> str | None:
+    """Why removing the blocks `removed` from an Inkling 2 model is refused (None where it is
+    not, and in other families): they are not whole groups of n_layers_per_attn_res_block
+    blocks after the first (INKLING2_GROUPS), the only removal that keeps every kept block's
+    role under its new index."""
+    if getattr(config, "model_type", None) != "inkling2_text" or not removed:
+        return None
+    n, removed = config.n_layers_per_attn_res_block, sorted(set(removed))
+    groups = {block // n for block in removed}
+    whole = all(set(range(g * n, g * n + n)) <= set(removed)
+                and g * n + n <= config.num_hidden_layers for g in groups)
+    if whole and 0 not in groups:
+        return None
+    return (f"removing blocks {removed} would not remove whole groups of this Inkling 2 "
+            f"model's blocks: {INKLING2_GROUPS}. Remove whole groups of "
+            f"n_layers_per_attn_res_block={n} blocks (blocks g * {n} to g * {n} + {n - 1}, g "
+            "from 1; the first group stays): the depth methods choose so (methods.sizing)")
 
 
 def moe_layer_range_of(sparse: list[bool]) -> tuple[int, int, int]:
@@ -3469,7 +3543,9 @@ def depth_kept_blocks(config) -> list[int]:
     GlmMoeDsaAttention raises); ModernBERT-decoder's first block (its class builds block 0
     without an attention norm, by index: a block left first would lose its trained norm); a
     Zamba2 model's hybrid blocks (`zamba2_hybrid_ids`: removing one would hand
-    each later hybrid block another shared block and adapter). None of Kolibri-1.1's: a block
+    each later hybrid block another shared block and adapter); an Inkling 2 model's first
+    group of n_layers_per_attn_res_block blocks (INKLING2_GROUPS: a block left first would
+    lose its trained queries before the attention). None of Kolibri-1.1's: a block
     others read may go with its readers (`broken_reads`, methods.sizing.depth_removable).
     (A Zamba2 model's hybrid blocks go in whole cycles: `zamba2_removal_problem`.) A Llama
     3.2 Vision model's cross-attention blocks (`cross_attention_blocks`): skipped on text,
@@ -3479,6 +3555,8 @@ def depth_kept_blocks(config) -> list[int]:
     the sequence length: generate would decode at the wrong positions, 5.17 and 5.25)."""
     if family(config).one_mixer_blocks or family(config).first_attention_unnormed:
         return [0]
+    if aligned_periods(config):  # (Inkling 2's first group: INKLING2_GROUPS)
+        return list(range(min(whole_period(config), config.num_hidden_layers)))
     if cross := cross_attention_blocks(config):  # (Llama 3.2 Vision's: skipped on text)
         return sorted({0, *cross})
     if "shared" in (getattr(config, "indexer_types", None) or ()):
@@ -3857,21 +3935,31 @@ def inkling_values(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def inkling_attention_shapes(config) -> list[dict[str, Any]]:
-    """Each Inkling block's attention heads, KV heads and head_dim (its windowed blocks' the
-    swa_* keys', the others' the config's), and the length of its relative-position table
-    (the window in a windowed block, rel_extent else): InklingAttention's; an empty entry
-    for each block of another family."""
+    """Each Inkling or Inkling 2 block's attention heads, KV heads and head_dim (its windowed
+    blocks' the swa_* keys', the others' the config's), and the length of its
+    relative-position table (the window in a windowed block, rel_extent else):
+    InklingAttention's, Inkling2SlidingAttention's and Inkling2FullAttention's; an Inkling 2
+    block's kind too (`full_attention`: dynamic key and value convolutions, three input norms)
+    and its block attention residual's queries before the attention (`residual_queries`: one
+    a projection's input, three in a full block, one in a windowed one, none in block 0); an
+    empty entry for each block of another family."""
     n = config.num_hidden_layers
-    if getattr(config, "model_type", None) != "inkling_text":
+    model_type = getattr(config, "model_type", None)
+    if model_type not in ("inkling_text", "inkling2_text"):
         return [{} for _ in range(n)]
-    return [{"num_attention_heads": config.swa_num_attention_heads,
-             "num_key_value_heads": config.swa_num_key_value_heads,
-             "head_dim": config.swa_head_dim, "rel_extent": config.sliding_window}
-            if kind == "hybrid_sliding" else
-            {"num_attention_heads": config.num_attention_heads,
-             "num_key_value_heads": config.num_key_value_heads,
-             "head_dim": config.head_dim, "rel_extent": config.rel_extent}
-            for kind in config.layer_types]
+    shapes = [{"num_attention_heads": config.swa_num_attention_heads,
+               "num_key_value_heads": config.swa_num_key_value_heads,
+               "head_dim": config.swa_head_dim, "rel_extent": config.sliding_window}
+              if kind == "hybrid_sliding" else
+              {"num_attention_heads": config.num_attention_heads,
+               "num_key_value_heads": config.num_key_value_heads,
+               "head_dim": config.head_dim, "rel_extent": config.rel_extent}
+              for kind in config.layer_types]
+    if model_type == "inkling2_text":
+        for index, (shape, kind) in enumerate(zip(shapes, config.layer_types)):
+            full = kind != "hybrid_sliding"  # (Inkling2TextModel's layers: any other is full)
+            shape.update(full_attention=full, residual_queries=(3 if full else 1) if index else 0)
+    return shapes
 
 
 def inkling_block_params(config, shape: dict[str, Any]) -> int:
@@ -3897,13 +3985,44 @@ def inkling_block_params(config, shape: dict[str, Any]) -> int:
     return attn + own + mlp
 
 
+def inkling2_block_params(config, shape: dict[str, Any]) -> int:
+    """Parameters of one Inkling 2 block of `shape` (inkling_attention_shapes): the query
+    projection, the output's gate and projection (hidden x heads x head_dim each) and the
+    query clip's scale (heads x head_dim); key and value projections (hidden -> KV heads x
+    head_dim) and their convolutions (conv_kernel_size taps a channel; a full block's dynamic
+    ones hold static taps and a projection of the block's input to KV heads x taps); a sink
+    logit a head (hidden -> heads); the relative-position bias's projection (hidden -> heads
+    x d_rel), its clip's scale and its table (d_rel x its extent); the sublayers' output
+    convolutions (hidden x taps each); its norms (two, a full block's four: one a projection's
+    input and one before the MLP); the block attention residual's queries (hidden each); the
+    router (experts x hidden; its score-correction buffer is no parameter) and the experts."""
+    d, taps, rel = config.hidden_size, config.conv_kernel_size, config.d_rel
+    heads, kv_heads = shape["num_attention_heads"], shape["num_key_value_heads"]
+    q, kv = heads * shape["head_dim"], kv_heads * shape["head_dim"]
+    convolutions = 2 * (kv * taps + (d * kv_heads * taps if shape["full_attention"] else 0))
+    attention = (3 * d * q + q + 2 * d * kv + convolutions + d * heads
+                 + d * heads * rel + heads * rel + rel * shape["rel_extent"])
+    norms = (4 if shape["full_attention"] else 2) * norm_params(config)
+    residual = (shape["residual_queries"] + 1) * d  # (before the attention and the MLP)
+    experts = num_experts(config) * (d + expert_param_count(config))
+    return attention + 2 * d * taps + norms + residual + experts
+
+
+def final_input_params(config) -> int:
+    """Parameters of Inkling 2's block attention residual's query before the final norm
+    (Inkling2TextModel's final_input: hidden_size), which every step reads; 0 in other
+    families."""
+    return config.hidden_size if getattr(config, "model_type", None) == "inkling2_text" else 0
+
+
 def inkling_conv_state(config) -> int:
-    """The values one sequence's Inkling cache keeps beside its keys and values, whatever its
-    length, summed over the blocks (0 for other families): the states of each block's four
-    short convolutions (k_sconv and v_sconv over its own KV heads x head_dim, attn_sconv and
-    mlp_sconv over hidden_size), the last conv_kernel_size inputs of each channel, float32 in
-    any dtype (transformers keeps the convolutions in float32 and runs them so)."""
-    if getattr(config, "model_type", None) != "inkling_text":
+    """The values one sequence's Inkling or Inkling 2 cache keeps beside its keys and values,
+    whatever its length, summed over the blocks (0 for other families): the states of each
+    block's four short convolutions (on the keys and the values over its own KV heads x
+    head_dim, on the attention's and the MLP's outputs over hidden_size), the last
+    conv_kernel_size inputs of each channel, float32 in any dtype (transformers keeps the
+    convolutions in float32 and runs them so; Inkling 2's dynamic ones alike)."""
+    if getattr(config, "model_type", None) not in ("inkling_text", "inkling2_text"):
         return 0
     return sum(2 * (s["num_key_value_heads"] * s["head_dim"] + config.hidden_size)
                for s in layer_shapes(config)) * config.conv_kernel_size
@@ -3914,7 +4033,16 @@ def inkling_unbuilt(values: dict[str, Any]) -> str | None:
     do; None where nothing (and for other families): block kinds other than "hybrid" /
     "hybrid_sliding" (InklingAttention windows the second, attends fully in any other, and
     InklingTextModel masks any but "hybrid" as windowed), MLP kinds other than "dense" /
-    "sparse", or not one of each a block."""
+    "sparse", or not one of each a block. An Inkling 2 config.json's block kinds likewise
+    (Inkling2TextModel builds a windowed block for "hybrid_sliding" and a full one for any
+    other, and masks the second fully), where it gives them."""
+    if (values.get("model_type") == "inkling2_text" and "num_hidden_layers" in values
+            and (kinds := values.get("layer_types"))):
+        n = values["num_hidden_layers"]
+        if len(kinds) != n or any(k not in ("hybrid", "hybrid_sliding") for k in kinds):
+            return (f"gives block kinds {kinds} for {n} blocks: Inkling2TextModel attends "
+                    "fully in 'hybrid' blocks and within the window in 'hybrid_sliding' ones "
+                    "only, one a block; re-download the model's config.json")
     if values.get("model_type") != "inkling_text" or "num_hidden_layers" not in values:
         return None
     read = inkling_values(values)
@@ -4262,8 +4390,9 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
             "depth_mag, depth_angular, sleb, shortgpt), both keeping every head; the hf, "
             "hf_static and compiled backends benchmark it")
     if is_moe(config):
-        # (not SLEB for Jamba, whose prunes remove whole periods: methods.sizing)
-        sleb = "" if config.model_type == "jamba" else "sleb, "
+        # (not SLEB for Jamba and Inkling 2, whose prunes remove whole periods or groups:
+        # methods.sizing)
+        sleb = "" if whole_period(config) else "sleb, "
         raise FamilyUnsupported(
             f"{what} does not support the mixture-of-experts family {config.model_type!r} "
             f"({family(config).model_class}): its experts are fused 3D parameters, whose "
@@ -4772,6 +4901,22 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                      "n_shared_experts": 2, "max_position_embeddings": 131072,
                      "rms_norm_eps": 1e-6, "tie_word_embeddings": False,
                      "unpadded_vocab_size": None, "bos_token_id": 1, "eos_token_id": 2},
+    # Inkling2TextConfig's (5.25): 48 blocks of hidden 4608, full-attention blocks of 48 heads
+    # on 8 KV heads of 128 (every sixth), the others windowed over 1024 tokens with as many,
+    # relative states of 16 a head over 1024 positions, kernels of 4, 384 experts of 2304 (8
+    # a token) in every block, groups of 6 blocks, untied over 200058 of 201024 rows
+    # (layer_types derived by config_from_dict).
+    "inkling2_text": {**_LLAMA_DEFAULTS, "vocab_size": 201024, "unpadded_vocab_size": 200058,
+                      "hidden_size": 4608, "intermediate_size": 2304,
+                      "moe_intermediate_size": 2304, "num_hidden_layers": 48,
+                      "num_attention_heads": 48, "num_key_value_heads": 8, "head_dim": 128,
+                      "swa_num_attention_heads": 48, "swa_num_key_value_heads": 8,
+                      "swa_head_dim": 128, "sliding_window": 1024, "d_rel": 16,
+                      "rel_extent": 1024, "conv_kernel_size": 4, "num_local_experts": 384,
+                      "num_experts_per_tok": 8, "n_layers_per_attn_res_block": 6,
+                      "max_position_embeddings": 1048576, "rms_norm_eps": 1e-6,
+                      "tie_word_embeddings": False, "bos_token_id": None,
+                      "eos_token_id": 200006},
     # HYV4Config's (its class's defaults): 34 blocks of hidden 2816, 32 heads of latent
     # attention (query rank 1536, KV rank 512, 192 + 64 query/key channels, values of 256),
     # block 0 dense of 6912, then 256 experts of 768 (8 a token) and one shared, an indexer of
@@ -5546,6 +5691,11 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
             values["indexer_types"] = glm_moe_dsa_indexer_types(values)
     if values.get("model_type") == "inkling_text":
         values = inkling_values(values)
+    if values.get("model_type") == "inkling2_text" and not values.get("layer_types"):
+        # (Inkling2TextConfig's __post_init__, 5.25: every sixth block full, the others
+        # windowed, whatever n_layers_per_attn_res_block says)
+        values["layer_types"] = ["hybrid" if (i + 1) % 6 == 0 else "hybrid_sliding"
+                                 for i in range(values["num_hidden_layers"])]
     if values.get("model_type") == "hy_v4":
         # HYV4Config's __post_init__ (5.17, 5.25): head_dim is qk_rope_head_dim, one key and
         # value a query head, block 0 dense and an indexer in blocks 0, 1, 5, 9... where
@@ -6078,6 +6228,13 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     "inkling_text": {"sliding_window_size": "sliding_window",
                                      "sconv_kernel_size": "conv_kernel_size",
                                      "model_max_length": "max_position_embeddings"},
+                    # (Inkling2TextConfig's attribute_map: its class's and published keys;
+                    # intermediate_size is the experts' width, moe_intermediate_size)
+                    "inkling2_text": {"sliding_window_size": "sliding_window",
+                                      "sconv_kernel_size": "conv_kernel_size",
+                                      "model_max_length": "max_position_embeddings",
+                                      "n_routed_experts": "num_local_experts",
+                                      "route_scale": "routed_scaling_factor"},
                     # DbrxConfig's attribute_map, and the keys of its sub-configs (a dotted
                     # name: the sub-config's key, `nested_value`) that DBRX's modules read
                     "dbrx": {"d_model": "hidden_size", "n_layers": "num_hidden_layers",
@@ -7043,7 +7200,12 @@ def sdpa_not_causal(config) -> bool:
 
 # Why a family's `min_transformers` is a later release than its config class's first, by
 # model_type (the message's words where they are not "its <class> came with that release").
-RELEASE_REASONS = {"deepseek_v4": "5.17 to 5.23 have DeepseekV4Config but build its "
+RELEASE_REASONS = {"inkling2_text": "5.23's Inkling2ForCausalLM is another model (no "
+                   "logarithmic scaling of its full blocks' queries and relative states past "
+                   "log_scaling_n_floor, a head of vocab_size rows, its projections under "
+                   "other names) and 5.24's generate with a static cache fails on its "
+                   "windowed blocks",
+                   "deepseek_v4": "5.17 to 5.23 have DeepseekV4Config but build its "
                    "hyper-connections, norms, sinks and compressors' position biases in the "
                    "model's dtype, which 5.24 keeps in float32 (a bfloat16 model's logits "
                    "differ), and 5.17 to 5.19 return its norms in float32",
@@ -8931,6 +9093,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         return zamba_block_params(config, shape)
     if getattr(config, "model_type", None) == "inkling_text":
         return inkling_block_params(config, shape)
+    if getattr(config, "model_type", None) == "inkling2_text":
+        return inkling2_block_params(config, shape)
     if getattr(config, "model_type", None) == "deepseek_v4":
         return deepseek_v4_block_params(config, shape)
     if getattr(config, "model_type", None) == "zamba2":
@@ -9174,6 +9338,7 @@ def non_block_param_count(config: LlamaConfig) -> int:
               and any(zamba_hybrid_blocks(config)) else 0)
     # (ZAYA's scale and bias of the embeddings: input_hidden_states_scale / _bias)
     final += 2 * config.hidden_size if getattr(config, "model_type", None) == "zaya" else 0
+    final += final_input_params(config)
     if getattr(config, "model_type", None) == "zamba2":  # (its num_mem_blocks of them)
         shared += zamba2_shared_params(config)
     return (emb + head + final + positions + lm_head_bias_params(config)
@@ -9198,9 +9363,10 @@ def tied_embeddings(config) -> bool:
     builds its lm_head apart from the embeddings whatever tie_word_embeddings says; nor for
     Inkling, whose InklingTextConfig holds no such key and whose InklingForCausalLM never ties;
     nor for Llama 3.2 Vision's MllamaForCausalLM, which never ties (its embedding has 8 rows
-    more than its head)."""
+    more than its head); nor for Inkling 2, whose Inkling2ForCausalLM ties nothing (its head
+    has unpadded_vocab_size rows)."""
     return (getattr(config, "model_type", None) not in ("ergo", "xlstm", "inkling_text",
-                                                        "mllama_text_model")
+                                                        "mllama_text_model", "inkling2_text")
             and bool(config.tie_word_embeddings))
 
 

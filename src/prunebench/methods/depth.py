@@ -30,7 +30,7 @@ from prunebench import PrunebenchError
 from prunebench.methods import registry, sizing
 from prunebench.checkpoint.device_map import main_device
 from prunebench.checkpoint.param_count import (depth_kept_blocks, depth_needed_kinds, family,
-                                               kolibri1_1_sources)
+                                               kolibri1_1_sources, whole_period)
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 # Sized from the config alone in the torch-free methods.sizing; named here too, where the depth
 # methods and their callers find them.
@@ -199,7 +199,7 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
         raise PrunebenchError(f"{criterion}: {len(scores)} block scores for {n} blocks")
     ranked = [ranked_score(s) for s in scores]
     ranking = sorted(removable, key=lambda b: (ranked[b], b))
-    if model.config.model_type == "jamba":  # (whole periods: sizing.solve_whole_periods)
+    if whole_period(model.config):  # (Jamba's, Inkling 2's: sizing.solve_whole_periods)
         chosen, passed_over = sizing.whole_period_choice(model.config, removable, ranked, k), []
     elif model.config.model_type == "zamba2":  # (hybrid blocks in whole cycles)
         hybrid_count, _ = sizing.depth_mix(model.config, target_params, removable)
@@ -239,10 +239,10 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
         log.warning("%s: blocks %s have no finite score (%s: the model overflowed without them); "
                     "they rank as the most important, so none is removed", criterion, overflowed,
                     [scores[b] for b in overflowed])
-    # (a Jamba prune's runs of blocks have no one last block removed and first kept: none;
-    # nor a Zamba2 or Kolibri-1.1 prune's other than the k least-scored blocks, its cycles or
-    # sources with their readers taken whole by the least sum)
-    cut = (None if model.config.model_type == "jamba" or (
+    # (a Jamba or Inkling 2 prune's runs of blocks have no one last block removed and first
+    # kept: none; nor a Zamba2 or Kolibri-1.1 prune's other than the k least-scored blocks,
+    # its cycles or sources with their readers taken whole by the least sum)
+    cut = (None if whole_period(model.config) or (
         model.config.model_type in ("zamba2", "kolibri1_1") and set(chosen) != set(ranking[:k]))
            else cut_margin([b for b in ranking if b not in passed_over], ranked, k))
     if cut is not None and cut["relative_gap"] < NEAR_TIE:

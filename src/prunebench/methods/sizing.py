@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from prunebench import FamilyUnsupported, PrunebenchError
-from prunebench.checkpoint.param_count import (block_param_count, broken_reads,
+from prunebench.checkpoint.param_count import (INKLING2_GROUPS, aligned_periods,
+                                               block_param_count, broken_reads,
                                                count_params, depth_kept_blocks, depth_needed_kinds,
                                                depth_removed_params,
                                                depth_needed_least,
@@ -28,7 +29,8 @@ from prunebench.checkpoint.param_count import (block_param_count, broken_reads,
                                                head_shards, heads_removable, kv_heads,
                                                kv_head_count, kolibri1_1_sources,
                                                layer_shapes, mlp_bias, o_bias, refuse_moe,
-                                               text_blocks, zamba2_hybrid_ids, zamba2_shifted)
+                                               text_blocks, whole_period, zamba2_hybrid_ids,
+                                               zamba2_shifted)
 from prunebench.methods import registry
 from prunebench.plan.sizes import format_params, parse_size
 
@@ -81,9 +83,9 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
     """How many blocks to remove so the size is closest to the target (ties: fewer removed).
 
     Removes the largest removable blocks first when sizing, which is exact for homogeneous models.
-    Jamba's are sized in whole periods (`solve_whole_periods`).
+    Jamba's and Inkling 2's are sized in whole periods (`solve_whole_periods`).
     """
-    if getattr(config, "model_type", None) == "jamba":
+    if whole_period(config):
         return solve_whole_periods(config, target_params, removable)
     if sized_by_mix(config, removable):
         return sum(depth_mix(config, target_params, removable))
@@ -461,8 +463,12 @@ def check_one_by_one(config, removable: Sequence[int], hybrid_count: int, method
             "cycles")
 
 
-def period_runs(removable: Sequence[int], period: int) -> int:
-    """How many disjoint runs of `period` consecutive blocks the removable blocks hold."""
+def period_runs(removable: Sequence[int], period: int, aligned: bool = False) -> int:
+    """How many disjoint runs of `period` consecutive blocks the removable blocks hold (where
+    `aligned`, each from a multiple of `period`: param_count.aligned_periods)."""
+    if aligned:
+        return sum(set(range(start, start + period)) <= set(removable)
+                   for start in range(0, max(removable, default=-1) + 1, period))
     runs, length, last = 0, 0, None
     for block in sorted(removable):
         length = length + 1 if last is not None and block == last + 1 else 1
@@ -472,24 +478,49 @@ def period_runs(removable: Sequence[int], period: int) -> int:
     return runs
 
 
+def period_sizes(config) -> list[int]:
+    """Parameters of each whole period a depth prune may remove (`param_count.whole_period`):
+    an Inkling 2 model's groups after the first (its last blocks, fewer than a group, none);
+    a Jamba model's first period, as many as any run of so many consecutive blocks holds."""
+    period, shapes = whole_period(config), layer_shapes(config)
+    sizes = [block_param_count(config, shape) for shape in shapes]
+    if aligned_periods(config):
+        return [sum(sizes[start:start + period])
+                for start in range(period, len(sizes) - period + 1, period)]
+    return [sum(sizes[:period])]  # (a model shallower than a period: its blocks, none to go)
+
+
 def period_params(config) -> int:
-    """Parameters of one whole period of a Jamba model (`param_count.jamba_period`): any run of
-    so many consecutive blocks holds as many."""
-    shapes = layer_shapes(config)  # (a model shallower than a period: its blocks, none to go)
-    return sum(block_param_count(config, shape) for shape in shapes[:jamba_period(config)])
+    """Parameters of one whole period (`param_count.whole_period`): a Jamba model's (any run
+    of so many consecutive blocks holds as many), an Inkling 2 model's groups' (each group
+    after the first; groups of other sizes, which a config's layer_types could give, are
+    refused: which ones a criterion removes would change the size)."""
+    sizes = period_sizes(config) or [0]
+    if len(set(sizes)) > 1:
+        raise FamilyUnsupported(
+            f"this Inkling 2 model's groups of n_layers_per_attn_res_block="
+            f"{whole_period(config)} blocks after the first hold different numbers of "
+            f"parameters ({[format_params(size) for size in sizes]}: its layer_types gives "
+            "them other kinds of blocks), so a depth prune of whole groups would not reach a "
+            "size known before its criterion chooses them: prunebench depth-prunes Inkling 2 "
+            "models whose groups are alike (its published layout: every sixth block full, "
+            "groups of six)")
+    return sizes[0]
 
 
 def solve_whole_periods(config, target_params: int, removable: list[int]) -> int:
-    """How many blocks a depth prune of a Jamba model removes: whole periods (runs of
-    `jamba_period` consecutive removable blocks, whose removal leaves a layout its
-    config.json's four integers say: docs/families.md, Jamba), as many as bring the size
-    closest to the target (ties: fewer), as other families' plans take the closest number of
-    blocks. A target nearer the dense model than any removal of periods, or below the size
-    with every run removed by more than half a period, is refused naming the sizes that work
-    nearest to it."""
-    period, n = jamba_period(config), config.num_hidden_layers
+    """How many blocks a depth prune of a Jamba or Inkling 2 model removes: whole periods
+    (runs of `param_count.whole_period` consecutive removable blocks, Inkling 2's from a
+    multiple of it, whose removal leaves a layout a Jamba config.json's four integers say and
+    every kept Inkling 2 block its role: docs/families.md, Jamba and Inkling 2), as many as
+    bring the size closest to the target (ties: fewer), as other families' plans take the
+    closest number of blocks. A target nearer the dense model than any removal of periods, or
+    below the size with every run removed by more than half a period, is refused naming the
+    sizes that work nearest to it."""
+    period, n = whole_period(config), config.num_hidden_layers
     total, per_period = count_params(config), period_params(config)
-    most = min(period_runs(removable, period), (n - 1) // period)  # (a block stays)
+    aligned = aligned_periods(config)
+    most = min(period_runs(removable, period, aligned), (n - 1) // period)  # (a block stays)
     # (and an attention block: whichever runs of whole periods go, the blocks left are of the
     # kinds of the first n - removed blocks, so the first runs say it for any of them)
     while most and not leaves_each_kind(config, range(most * period)):
@@ -502,38 +533,45 @@ def solve_whole_periods(config, target_params: int, removable: list[int]) -> int
             f"{'' if sizes.index(size) == 1 else 's'} removed)" for size in sizes[1:3]
             if m == 0] + ([f"{format_params(sizes[-1])} ({most} periods removed)"]
                           if m and most else [])
+    why = (f"groups of {period} blocks from a multiple of it "
+           f"(n_layers_per_attn_res_block; {format_params(per_period)} params each: "
+           f"{INKLING2_GROUPS}" if aligned else
+           f"periods of {period} consecutive blocks ({format_params(per_period)} params each: "
+           "its config.json says where its attention blocks and experts are by "
+           "attn_layer_period / attn_layer_offset and expert_layer_period / "
+           "expert_layer_offset alone, which other removals break")
     raise PrunebenchError(
-        f"target {target_params:,} params: a depth prune of this Jamba model removes whole "
-        f"periods of {period} consecutive blocks ({format_params(per_period)} params each: "
-        "its config.json says where its attention blocks and experts are by "
-        "attn_layer_period / attn_layer_offset and expert_layer_period / expert_layer_offset "
-        f"alone, which other removals break), and no number of them (up to {most}, the runs "
-        f"of {period} removable blocks that leave an attention block) comes closer to it than "
+        f"target {target_params:,} params: a depth prune of this "
+        f"{'Inkling 2' if aligned else 'Jamba'} model removes whole {why}), and no number of "
+        f"them (up to {most}, the runs of {period} removable blocks that leave an attention "
+        "block) comes closer to it than "
         f"{'the dense model' if m == 0 else 'half a period'}. The sizes that work nearest to "
         f"it: {', '.join(near) if near else 'none'}"
         + ("" if near else f" (its {n} blocks are not more than one period: no prune of "
                            "whole periods keeps a block)" if n <= period else
            f" (no run of {period} removable blocks: protect fewer blocks, protect_first / "
-           "protect_last)" if not period_runs(removable, period) else
+           "protect_last)" if not period_runs(removable, period, aligned) else
            f" (removing one period would leave no attention block: "
            f"{depth_needed_kinds(config)[0][2]})"))
 
 
 def whole_period_choice(config, removable: Sequence[int], scores: Sequence[float],
                         k: int) -> list[int]:
-    """The k blocks a one-shot criterion removes from a Jamba model: runs of whole periods
-    (each `jamba_period` consecutive removable blocks; runs may meet) whose scores (lower:
-    less important) sum to the least of any such choice, found exactly by dynamic programming
-    over the blocks. Removing such runs leaves every later block of the kinds the config's
-    offsets give it (param_count.period_of)."""
-    period, n = jamba_period(config), config.num_hidden_layers
-    runs, free = k // period, set(removable)
+    """The k blocks a one-shot criterion removes from a Jamba or Inkling 2 model: runs of
+    whole periods (each `param_count.whole_period` consecutive removable blocks, Inkling 2's
+    from a multiple of it; runs may meet) whose scores (lower: less important) sum to the
+    least of any such choice, found exactly by dynamic programming over the blocks. Removing
+    such runs leaves every later block of the kinds a Jamba config's offsets give it
+    (param_count.period_of), and every kept Inkling 2 block its role."""
+    period, n = whole_period(config), config.num_hidden_layers
+    runs, free, aligned = k // period, set(removable), aligned_periods(config)
     # best[i][j]: the least sum and the blocks removed, j runs taken among blocks < i
     best = [[(0.0, ())] + [(math.inf, ())] * runs]
     for i in range(1, n + 1):
         row = list(best[i - 1])
         start = i - period
-        if start >= 0 and all(b in free for b in range(start, i)):
+        if (start >= 0 and not (aligned and start % period)
+                and all(b in free for b in range(start, i))):
             cost = sum(scores[start:i])
             for j in range(1, runs + 1):
                 total, taken = best[start][j - 1]
@@ -649,8 +687,10 @@ def run_starts(config, removable: Sequence[int], k: int, target_params: int) -> 
     (`may_remove`; of a Zamba2 or Kolibri-1.1 model, the plan's mix: `planned_mix`),
     from the config alone: its prune and its plan refuse a size none makes."""
     # (runs of removable blocks only: a Gemma 4 model keeps blocks amid them)
+    # (an Inkling 2 model's: whole groups, from a multiple of n_layers_per_attn_res_block)
     starts = [s for s in range(removable[0], removable[-1] - k + 2)
-              if set(range(s, s + k)) <= set(removable)]
+              if set(range(s, s + k)) <= set(removable)
+              and not (aligned_periods(config) and s % whole_period(config))]
     if not starts:
         raise PrunebenchError(
             f"depth_angular: no run of {k} consecutive removable blocks (removable: "
@@ -687,7 +727,14 @@ def run_starts(config, removable: Sequence[int], k: int, target_params: int) -> 
 def refuse_block_by_block(config, method: str) -> None:
     """Stop a depth method that removes one block a round (SLEB) on a Jamba model, whose depth
     prunes remove whole periods (`solve_whole_periods`): a round's one block would leave a
-    layout its config.json cannot say."""
+    layout its config.json cannot say; on an Inkling 2 model likewise, whose prunes remove
+    whole groups (a round's one block would change the kept blocks' roles)."""
+    if aligned_periods(config):
+        raise FamilyUnsupported(
+            f"{method} removes one block a round, and an Inkling 2 model's depth prune removes "
+            f"whole groups of n_layers_per_attn_res_block={whole_period(config)} blocks "
+            f"({INKLING2_GROUPS}): prune it with depth_ppl, depth_taylor, depth_mag, shortgpt "
+            "or depth_angular, which choose whole groups")
     if getattr(config, "model_type", None) == "jamba":
         raise FamilyUnsupported(
             f"{method} removes one block a round, and a Jamba model's depth prune removes whole "
@@ -704,8 +751,9 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
     check_kinds_left(config, removable, k)
     shapes = layer_shapes(config)
     removed = largest_first(config, removable)[:k]
-    if getattr(config, "model_type", None) == "jamba":  # (whole periods: any run holds as many)
-        removed = list(range(k))
+    if whole_period(config):  # (whole periods: any run holds as many; Inkling 2's groups too)
+        start = whole_period(config) if aligned_periods(config) else 0
+        removed = list(range(start, start + k))
     zamba2 = getattr(config, "model_type", None) == "zamba2"
     if mix := planned_mix(config, target_params, removable):
         # (as many blocks of each class as the plan says: any such take as many)

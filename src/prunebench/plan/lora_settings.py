@@ -97,6 +97,15 @@ def expert_target_problem(config, targets: list[str]) -> str | None:
                 "(self_attention.experts), its keys and values one packed kv_proj, and its "
                 "MLP's experts are fused alike, so a +lora recovery has nothing to adapt: take "
                 "+lora out of its variants")
+    if getattr(config, "model_type", None) == "inkling2_text" and targets:
+        # (Inkling 2: none of its linear layers has LLaMA's names as a block's own)
+        return (f"lora.target_modules names {targets}, which {family(config).model_class} "
+                "does not hold as linear layers an adapter can wrap under those names: its "
+                "attention's projections are modules of their own around a linear layer "
+                "(q_proj.linear; k_proj.linear and v_proj.linear beside their short "
+                "convolutions; o_proj.linear beside its gate, o_proj.gate_proj), and its "
+                "experts are fused 3D parameters, so a +lora recovery has nothing of those "
+                "names to adapt: take +lora out of its variants")
     named = [t for t in targets if t in MLP_TARGETS]
     if not (named and is_moe(config) and any(sparse_mlp_blocks(config))):
         return None
