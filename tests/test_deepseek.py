@@ -357,17 +357,104 @@ def check_latent_cache_bytes(model, dtype) -> None:
         assert kv_bytes_per_token(config, kv_heads, value_bytes) == blocks * per_position
 
 
-def test_width_methods_and_the_lora_targets_latent_attention_lacks_are_refused():
+def test_width_methods_and_the_lora_targets_of_its_experts_are_refused():
     config = small()
     with pytest.raises(FamilyUnsupported, match="mixture-of-experts family 'deepseek_v3'"):
         refuse_moe(config, "flap")
     problem = expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj",
                                              "gate_proj"])
-    assert "q_a_proj, q_b_proj, kv_a_proj_with_mqa, kv_b_proj, o_proj" in problem
-    assert "['q_proj', 'k_proj', 'v_proj', 'gate_proj']" in problem
-    assert problem.endswith("['o_proj']")
-    assert expert_target_problem(config, ["o_proj"]) is None
+    assert problem.startswith("lora.target_modules names ['gate_proj'], but "
+                              "DeepseekV3ForCausalLM holds its experts' projections as fused")
+    assert problem.endswith("(['q_proj', 'k_proj', 'v_proj', 'o_proj'])")
+    assert expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj"]) is None
     assert expert_target_problem(small(q_lora_rank=None), ["q_proj", "o_proj"]) is None
+
+
+# ------------------------------------------------------------------- LoRA's latent targets
+
+# What each of LoRA's attention targets adapts in a block of multi-head latent attention
+# (plan.lora_settings.LATENT_TARGETS), with a query rank and without.
+LATENT_ADAPTED = {"q_proj": ("q_a_proj", "q_b_proj"),
+                  "k_proj v_proj": ("kv_a_proj_with_mqa", "kv_b_proj"), "o_proj": ("o_proj",)}
+NO_QUERY_RANK = {**LATENT_ADAPTED, "q_proj": ("q_proj",)}
+
+
+@pytest.mark.parametrize("name, adapted", [("deepseek_v3", LATENT_ADAPTED),
+                                           ("deepseek_v2", NO_QUERY_RANK),
+                                           ("minicpm3", LATENT_ADAPTED)])
+def test_lora_targets_adapt_the_latent_attentions_linear_layers_doing_their_part(name, adapted):
+    """In every family of latent attention a target adapts the linear layers of the
+    attention doing its part, and those alone: q_proj the query path (q_a_proj and q_b_proj
+    with a query rank, the one q_proj without), k_proj and v_proj together
+    kv_a_proj_with_mqa and kv_b_proj (each makes keys and values both), o_proj o_proj;
+    naming k_proj or v_proj alone is refused, as a packed module's parts are. MiniCPM3's
+    dense MLP keeps LLaMA's targets."""
+    from test_families import family_model
+
+    from prunebench import lora
+
+    model = family_model(name)
+    for targets, parts in adapted.items():
+        chosen, _ = lora.lora_target_names(model, targets.split())
+        assert sorted(chosen) == sorted(f"model.layers.{b}.self_attn.{part}" for b in range(4)
+                                        for part in parts)
+    for alone in ("k_proj", "v_proj"):
+        with pytest.raises(PrunebenchError, match=rf"names \['{alone}'\] but not .*reads one "
+                                                  r"kv_a_proj_with_mqa and one kv_b_proj"):
+            lora.lora_target_names(model, ["q_proj", alone, "o_proj"])
+    if name == "minicpm3":
+        chosen, _ = lora.lora_target_names(model, list(lora.TARGETS))
+        assert sum(".mlp." in n for n in chosen) == 3 * 4
+
+
+def test_lora_on_latent_attention_trains_and_merges():
+    """DeepSeek-V3's four attention targets: q_a_proj, q_b_proj, kv_a_proj_with_mqa, kv_b_proj
+    and o_proj of every block adapted, trained and merged into a plain DeepseekV3ForCausalLM
+    computing the adapted model's logits."""
+    adapted = [f"model.layers.{b}.self_attn.{part}" for b in range(4)
+               for part in ("q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj")]
+    check_lora_trains_and_merges(random_model(small()), ["q_proj", "k_proj", "v_proj", "o_proj"],
+                                 adapted)
+
+
+def check_lora_trains_and_merges(model, targets: list[str], adapted: list[str]):
+    """LoRA of `targets` on a copy of `model` adapts exactly the linear layers `adapted` (full
+    names, in the model's order); every adapter is on the forward path (its lora_B gets a
+    gradient), an optimizer step changes the logits, and the merged model is a plain model of
+    the class holding base + alpha / r x B @ A in each adapted weight, computing the adapted
+    model's logits (in float32 to 1e-5: (W + s B A) x against W x + s B (A x), a rounding
+    apart; no routing choice near a tie on a random model) with the parameters it had.
+    Returns the merged model."""
+    from peft.tuners.lora import LoraLayer
+    from test_families import ids, logits, numel
+
+    from prunebench import lora
+
+    settings = lora.resolve_settings({"target_modules": targets, "dropout": 0.0, "seed": 0})
+    peft_model, names, skipped = lora.attach_lora(copy.deepcopy(model), settings)
+    assert names == adapted and skipped == []
+    x = ids(2, 10)
+    before = logits(peft_model, x)
+    peft_model(input_ids=x, labels=x).loss.backward()
+    adapters = {n.removeprefix("base_model.model."): m for n, m in peft_model.named_modules()
+                if isinstance(m, LoraLayer)}
+    assert sorted(adapters) == sorted(names)
+    assert all(m.lora_B["default"].weight.grad.abs().sum() > 0 for m in adapters.values())
+    torch.optim.SGD([p for p in peft_model.parameters() if p.requires_grad], lr=0.5).step()
+    adapted_logits = logits(peft_model, x)
+    assert not torch.allclose(adapted_logits, before, atol=1e-4)
+    scale = settings["alpha"] / settings["r"]
+    expected = {n: (m.base_layer.weight + scale * m.lora_B["default"].weight
+                    @ m.lora_A["default"].weight).detach() for n, m in adapters.items()}
+    merged = peft_model.merge_and_unload()
+    assert type(merged) is type(model)
+    assert not any(isinstance(m, LoraLayer) for m in merged.modules())
+    modules = dict(merged.named_modules())
+    for name, weight in expected.items():
+        torch.testing.assert_close(modules[name].weight, weight)
+    torch.testing.assert_close(logits(merged, x), adapted_logits, rtol=0, atol=1e-5)
+    assert numel(merged) == count_params(merged.config) == numel(model)
+    return merged
 
 
 def test_the_batch_one_floor_reads_the_top_k_routed_and_the_shared_experts():

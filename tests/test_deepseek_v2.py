@@ -107,13 +107,14 @@ def test_the_cache_a_step_reads_is_the_latent_transformers_cache_holds(dtype):
 
 
 @pytest.mark.parametrize("method", ["flap", "llm_pruner", "blockpruner", "compiled"])
-def test_width_methods_blockpruner_compiled_and_lora_targets_mla_lacks_are_refused(method):
+def test_width_methods_blockpruner_compiled_and_lora_on_its_experts_are_refused(method):
     config = small()
     with pytest.raises(FamilyUnsupported, match="mixture-of-experts family 'deepseek_v2'"):
         refuse_moe(config, method)
-    problem = expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj"])
-    assert "q_a_proj, q_b_proj, kv_a_proj_with_mqa, kv_b_proj, o_proj" in problem
-    assert expert_target_problem(config, ["o_proj"]) is None
+    # (its latent attention's linear layers by target: tests/test_deepseek.py)
+    problem = expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj"])
+    assert "names ['up_proj'], but" in problem and "fused 3D" in problem
+    assert expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj"]) is None
     assert expert_target_problem(small(q_lora_rank=None), ["q_proj", "o_proj"]) is None
 
 

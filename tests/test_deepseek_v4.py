@@ -35,6 +35,7 @@ from prunebench.checkpoint.param_count import (checked_config_json, config_from_
 from prunebench.modeling import (cast_floating, config_class, load_model, remove_blocks,
                                  save_model)
 from block_helpers import kept_blocks_state
+from test_deepseek import check_lora_trains_and_merges
 from test_exaone_internlm3 import check_refused_below_its_release
 from test_hy_v4 import check_shortgpt_reads_the_streams_concatenated
 from test_qwen3_next import check_hf_decodes_as_generate
@@ -319,37 +320,10 @@ def test_lora_adapts_the_attentions_linear_layers_trains_and_merges(dense):
     """q_proj, k_proj, v_proj and o_proj (the other mixtures of experts' targets) adapt every
     block's q_a_proj and q_b_proj, its one key-value head's kv_proj and o_b_proj, no
     compressor's or indexer's projection, no o_a_proj, no expert: every adapter is on the
-    forward path (its lora_B has a gradient), an optimizer step changes the logits, and the
-    merged model computes the adapted one's logits, a plain DeepseekV4ForCausalLM holding
-    base + alpha / r x B @ A."""
-    from peft.tuners.lora import LoraLayer
-    from prunebench import lora
-
-    settings = lora.resolve_settings({"target_modules": ATTENTION, "dropout": 0.0, "seed": 0})
-    model = copy.deepcopy(dense)
-    peft_model, names, skipped = lora.attach_lora(model, settings)
-    assert names == [f"model.layers.{b}.self_attn.{m}" for b in range(4) for m in ADAPTED]
-    assert skipped == []
-    x = ids(2, 10)
-    before = logits(peft_model, x)
-    loss = peft_model(input_ids=x, labels=x).loss
-    loss.backward()
-    adapters = [m for m in peft_model.modules() if isinstance(m, LoraLayer)]
-    assert len(adapters) == len(names)
-    assert all(m.lora_B["default"].weight.grad.abs().sum() > 0 for m in adapters)
-    torch.optim.SGD([p for p in peft_model.parameters() if p.requires_grad], lr=0.5).step()
-    adapted = logits(peft_model, x)
-    assert not torch.allclose(adapted, before, atol=1e-4)
-    kv = model.model.layers[1].self_attn.kv_proj
-    a, b = kv.lora_A["default"].weight.detach(), kv.lora_B["default"].weight.detach()
-    base = kv.base_layer.weight.detach().clone()
-    merged = peft_model.merge_and_unload()
-    assert type(merged).__name__ == "DeepseekV4ForCausalLM"
-    assert not any(isinstance(m, LoraLayer) for m in merged.modules())
-    torch.testing.assert_close(merged.model.layers[1].self_attn.kv_proj.weight,
-                               base + settings["alpha"] / settings["r"] * b @ a)
-    torch.testing.assert_close(logits(merged, x), adapted, rtol=0, atol=1e-5)
-    assert numel(merged) == count_params(merged.config) == numel(dense)
+    forward path, an optimizer step changes the logits, and the merged model computes the
+    adapted one's logits, a plain DeepseekV4ForCausalLM holding base + alpha / r x B @ A."""
+    check_lora_trains_and_merges(dense, ATTENTION, [f"model.layers.{b}.self_attn.{m}"
+                                                    for b in range(4) for m in ADAPTED])
 
 
 def test_o_a_proj_is_left_out_as_peft_cannot_wrap_a_grouped_linear(dense):

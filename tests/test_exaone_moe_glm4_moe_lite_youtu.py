@@ -376,13 +376,14 @@ def test_exaone_moe_refuses_what_reshapes_its_experts(method):
 
 def test_glm4_moe_lite_refuses_what_reshapes_its_experts_and_lora_on_them():
     """As DeepSeek-V3: the width methods refused naming the depth methods; LoRA on its
-    experts' or its latent attention's missing projections refused, its o_proj kept."""
+    experts refused, its latent attention's linear layers adapted (tests/test_deepseek.py)."""
     config = FAMILIES["glm4_moe_lite"]()
     with pytest.raises(FamilyUnsupported, match="mixture-of-experts family 'glm4_moe_lite'.*"
                                                 "depth method"):
         refuse_moe(config, "flap (width pruning)")
-    assert expert_target_problem(config, ["q_proj", "gate_proj", "o_proj"]) is not None
-    assert expert_target_problem(config, ["o_proj"]) is None
+    assert "names ['gate_proj'], but" in expert_target_problem(config, ["q_proj", "gate_proj",
+                                                                        "o_proj"])
+    assert expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj"]) is None
 
 
 LATENT_REFUSAL = "its multi-head latent attention"
@@ -409,11 +410,12 @@ def test_the_start_refuses_the_compiled_backend_for_youtu(tmp_path):
     assert problem.startswith("models.youtu (youtu) has multi-head latent attention")
 
 
-def test_lora_targets_youtu_does_not_hold_are_refused_and_its_mlp_kept():
+def test_lora_targets_of_youtu_all_stand_but_k_proj_or_v_proj_alone():
     config = FAMILIES["youtu"]()
     problem = expert_target_problem(config, ["q_proj", "k_proj", "o_proj", "gate_proj"])
-    assert problem.startswith("lora.target_modules names ['q_proj', 'k_proj'], ")
-    assert expert_target_problem(config, ["o_proj", "gate_proj", "up_proj", "down_proj"]) is None
+    assert problem.startswith("lora.target_modules names ['k_proj'] but not ['v_proj']: ")
+    assert expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                          "up_proj", "down_proj"]) is None
 
 
 @pytest.mark.parametrize("name", ["glm4_moe_lite", "youtu"])

@@ -2194,19 +2194,15 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
         method_function("depth_mag")(model, None, int(TARGET * numel(model)),
                                      protect_first=1, protect_last=1)
         extra = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
-        if name in ("deepseek_v3", "mistral4", "deepseek_v32",
-                    "glm4_moe_lite", "glm_moe_dsa", "axk1",
-                    "dots3_note_text", "hy_v4", "axk2"):  # latent attention: o_proj only
-            extra = {"target_modules": ["o_proj"]}
-        if name in ("deepseek_v2", "kimi_linear", "bailing_hybrid",
-                    "sarvam_mla"):  # without a query rank: q_proj and o_proj
-            extra = {"target_modules": ["q_proj", "o_proj"]}
-        if name in ("minicpm3", "youtu"):  # latent attention's o_proj, and its dense MLP
-            extra = {"target_modules": ["o_proj", "gate_proj", "up_proj", "down_proj"]}
-        if name in ("jetmoe", "inkling2_text"):
-            # its attention's and MLP's experts fused 3D parameters, its keys and values one
-            # kv_proj (Inkling 2's attention's projections modules of their own around a
-            # linear layer): none of LoRA's targets (LLaMA's projections) to adapt
+        if name in ("minicpm3", "youtu"):  # latent attention's, and its dense MLP
+            extra = {}
+        if name == "jetmoe":
+            # its queries and outputs its attention experts' fused 3D parameters: its keys'
+            # and values' one kv_proj
+            extra = {"target_modules": ["k_proj", "v_proj"]}
+        if name == "inkling2_text":
+            # its attention's projections modules of their own around a linear layer, its
+            # experts fused 3D parameters: none of LoRA's targets (LLaMA's projections) to adapt
             settings = lora.resolve_settings({"data": {"source": "embedded", "val_size": 8},
                                               **extra})
             with pytest.raises(PrunebenchError, match="take \\+lora out of its variants"):

@@ -332,18 +332,19 @@ def test_the_start_refuses_the_compiled_backend_for_minicpm3(tmp_path):
     assert "take 'compiled' out of benchmark.backends (hf and hf_static run it)" in problem
 
 
-def test_lora_targets_minicpm3_does_not_hold_are_refused_and_its_mlp_kept():
-    """Its latent attention has no q_proj (a query rank is set), k_proj or v_proj: named,
-    they are refused with the list to write; o_proj and its dense MLP's projections stand."""
+def test_lora_targets_of_minicpm3_all_stand_but_k_proj_or_v_proj_alone():
+    """Its latent attention's linear layers are adapted by the targets doing their part
+    (tests/test_deepseek.py: which) and its dense MLP's by LLaMA's: every target stands, the
+    default's seven among them; k_proj without v_proj is refused (kv_a_proj_with_mqa and
+    kv_b_proj make both)."""
     config = minicpm3()
-    problem = expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj",
-                                             "gate_proj", "up_proj", "down_proj"])
-    assert problem.startswith("lora.target_modules names ['q_proj', 'k_proj', 'v_proj'], ")
-    assert "experts" not in problem
-    assert problem.endswith("set lora.target_modules to ['o_proj', 'gate_proj', 'up_proj', "
-                            "'down_proj']")
-    assert expert_target_problem(config, ["o_proj", "gate_proj", "up_proj", "down_proj"]) is None
+    assert expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj",
+                                          "gate_proj", "up_proj", "down_proj"]) is None
     assert expert_target_problem(minicpm3(q_lora_rank=None), ["q_proj", "o_proj"]) is None
+    problem = expert_target_problem(config, ["q_proj", "k_proj", "o_proj"])
+    assert problem.startswith("lora.target_modules names ['k_proj'] but not ['v_proj']: "
+                              "MiniCPM3ForCausalLM reads one kv_a_proj_with_mqa and one "
+                              "kv_b_proj as k_proj and v_proj")
 
 
 def test_a_config_json_of_fewer_kv_heads_than_query_heads_is_refused(tmp_path):

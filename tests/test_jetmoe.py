@@ -9,10 +9,15 @@ read from kv_channels. Depth pruning equal to transformers' model of the kept bl
 reloaded by prunebench and by transformers decoding as generate; the KV cache's bytes equal to
 transformers' cache. Depth Taylor's pass without activation checkpointing (JetMoE's class has
 none), its scores those of a pass with it on a family that has it. Refusals: the width methods,
-the compiled decoder and every LoRA target. tests/test_families.py runs the shared per-family
+the compiled decoder, LoRA's targets other than k_proj and v_proj (its attention's and MLP's
+experts fused 3D parameters; peft's wrapper of a 3D parameter refuses dropout), and k_proj or
+v_proj alone. LoRA's k_proj and v_proj adapt its one kv_proj, trained, merged and reloaded.
+tests/test_families.py runs the shared per-family
 tests on it."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 import torch
@@ -22,10 +27,11 @@ from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench.benchmark.floors import kv_cache_bytes
 from prunebench.checkpoint.param_count import (block_param_count, config_from_dict,
                                                count_params, layer_shapes, refuse_moe)
-from prunebench.lora import refuse_expert_targets
-from prunebench.modeling import remove_blocks, set_activation_checkpointing
-from prunebench.plan.lora_settings import expert_target_problem
-from test_families import FAMILIES, family_model, ids
+from prunebench.lora import attach_lora, resolve_settings
+from prunebench.modeling import (load_model, remove_blocks, save_model,
+                                 set_activation_checkpointing)
+from test_deepseek import check_lora_trains_and_merges
+from test_families import FAMILIES, family_model, ids, logits
 from test_helium_vaultgemma_granitemoeshared import SHAPE, check_counts, check_depth_pruning
 from test_qwen3_next import cache_bytes, check_a_depth_pruned_reload_decodes_as_transformers
 
@@ -132,16 +138,61 @@ def test_width_methods_and_the_compiled_decoder_are_refused(method):
         refuse_moe(FAMILIES[NAME](), method)
 
 
-@pytest.mark.parametrize("targets", [["q_proj", "v_proj"], ["q_proj", "k_proj", "v_proj",
-                                                           "o_proj"], ["gate_proj"]])
-def test_every_lora_target_is_refused(targets):
-    """LoRA's targets are LLaMA's linear layers, none of which a JetMoE block holds (its
-    attention's and MLP's experts are fused 3D parameters, its keys and values one kv_proj):
-    refused by the start's check and the LoRA job alike, naming +lora."""
-    problem = expert_target_problem(FAMILIES[NAME](), targets)
-    assert problem and "JetMoeForCausalLM" in problem and "take +lora out" in problem
-    with pytest.raises(PrunebenchError, match="take \\+lora out of its variants"):
-        refuse_expert_targets(family_model(NAME), targets)
-    names = {n.rsplit(".", 1)[-1] for n, m in family_model(NAME).named_modules()
-             if isinstance(m, torch.nn.Linear)}
-    assert not names & set(targets)
+def test_lora_adapts_the_keys_and_values_kv_proj_trains_merges_and_reloads(tmp_path):
+    """k_proj and v_proj adapt each block's one kv_proj ([keys; values], which every attention
+    expert reads: plan.lora_settings.OWN_TARGETS), nothing else (the routers are no target's):
+    the adapters on the forward path, a step changing the logits, the merged model a plain
+    JetMoeForCausalLM computing the adapted one's logits, saved and reloaded to the same
+    logits (float32 both: bit for bit)."""
+    merged = check_lora_trains_and_merges(
+        family_model(NAME), ["k_proj", "v_proj"],
+        [f"model.layers.{b}.self_attention.kv_proj" for b in range(4)])
+    save_model(merged, None, tmp_path / "recovered")
+    reloaded = load_model(tmp_path / "recovered")
+    assert type(reloaded) is JetMoeForCausalLM
+    assert torch.equal(logits(reloaded, ids()), logits(merged, ids()))
+
+
+@pytest.mark.parametrize("targets, match", [
+    (["k_proj"], r"names \['k_proj'\] but not \['v_proj'\]: JetMoeForCausalLM reads one "
+                 r"kv_proj as k_proj and v_proj"),
+    (["q_proj", "k_proj", "v_proj", "o_proj"],
+     r"names \['q_proj', 'o_proj'\], which JetMoeForCausalLM holds as its experts' fused 3D "
+     r"parameters.*self_attention\.experts.*set lora\.target_modules to \['k_proj', "
+     r"'v_proj'\]"),
+    (None, r"names \['q_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'\], which "
+           r"JetMoeForCausalLM holds as its experts'")])
+def test_lora_targets_it_cannot_adapt_are_refused_at_the_start_and_by_the_job(
+        tmp_path, targets, match):
+    """k_proj without v_proj (its kv_proj is both: one adapter would change the values too),
+    and its query and output projections and its MLP's (the default's among them: its
+    attention experts' and MLP experts' fused 3D parameters): refused at the start, naming
+    what to write, and by the LoRA job; k_proj and v_proj pass the start check."""
+    from prunebench.plan.checks import moe_problems
+
+    folder = tmp_path / "m"
+    FAMILIES[NAME]().save_pretrained(folder)
+
+    def start(lora_section):
+        return moe_problems({"models": {"m": {"source": f"local:{folder}",
+                                              "variants": ["dense", "sleb-0.25+lora"]}},
+                             "benchmark": {"backends": ["hf"]}, "lora": lora_section})
+
+    problems = start({} if targets is None else {"target_modules": targets})
+    assert len(problems) == 1 and re.search(match, problems[0])
+    settings = resolve_settings({} if targets is None else {"target_modules": targets})
+    with pytest.raises(PrunebenchError, match=match):
+        attach_lora(family_model(NAME), settings)
+    assert start({"target_modules": ["k_proj", "v_proj"]}) == []
+
+
+def test_its_experts_are_left_out_as_peft_adapts_a_3d_parameter_without_dropout_only():
+    """peft wraps a 3D parameter (an expert's stacked projections) only through
+    `target_parameters`, whose wrapper refuses any lora_dropout (the study's 0.05): the
+    attention experts' query projections are no target (nor any family's experts)."""
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=2, target_modules=[], lora_dropout=resolve_settings()["dropout"],
+                        target_parameters=["self_attention.experts.input_linear.weight"])
+    with pytest.raises(ValueError, match="does not work with lora_dropout"):
+        get_peft_model(family_model(NAME), config)

@@ -185,15 +185,16 @@ def test_the_published_fp8_checkpoint_is_refused_as_a_quantized_one(tmp_path):
 
 @pytest.mark.parametrize("method", ["flap", "llm_pruner", "wanda_sp", "blockpruner",
                                     "the compiled backend"])
-def test_width_methods_the_compiled_backend_and_lora_targets_mla_lacks_are_refused(method):
+def test_width_methods_the_compiled_backend_and_lora_on_its_experts_are_refused(method):
     config = small()
     with pytest.raises(FamilyUnsupported, match="mixture-of-experts family 'mistral4' "
                                                 r"\(Mistral4ForCausalLM\).*depth method.*"
                                                 "hf or hf_static backend"):
         refuse_moe(config, method)
-    problem = expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj"])
-    assert "q_a_proj, q_b_proj, kv_a_proj_with_mqa, kv_b_proj, o_proj" in problem
-    assert expert_target_problem(config, ["o_proj"]) is None
+    # (its latent attention's linear layers by target: tests/test_deepseek.py)
+    problem = expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj"])
+    assert "names ['up_proj'], but" in problem and "fused 3D" in problem
+    assert expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj"]) is None
     assert expert_target_problem(small(q_lora_rank=None), ["q_proj", "o_proj"]) is None
 
 

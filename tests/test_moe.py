@@ -595,25 +595,18 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
 
     model = family_model(name)
     if name in ("deepseek_v3", "mistral4", "deepseek_v32", "glm4_moe_lite", "glm_moe_dsa",
-                "axk1", "dots3_note_text", "hy_v4", "axk2"):
-        # its latent attention has no q_proj (q_lora_rank set), k_proj or v_proj: named (A.X
-        # K2's q_gate_proj where the others' q_b_proj is)
-        query = "q_gate_proj" if name == "axk2" else "q_b_proj"
-        with pytest.raises(PrunebenchError, match=r"\['q_proj', 'gate_proj'\].*fused 3D.*"
-                                                  rf"q_a_proj, {query}, kv_a_proj_with_mqa, "
-                                                  r"kv_b_proj, o_proj.*\['o_proj'\]"):
-            lora.lora_target_names(model, ["q_proj", "o_proj", "gate_proj"])
-        chosen, _ = lora.lora_target_names(model, ["o_proj"])
-        assert len(chosen) == 4 and all(n.endswith(".self_attn.o_proj") for n in chosen)
-        return
-    if name == "deepseek_v2":
-        # without a query rank, q_proj is there; k_proj and v_proj are not: named
-        with pytest.raises(PrunebenchError, match=r"\['k_proj', 'gate_proj'\].*fused 3D.*"
-                                                  r"q_proj instead of q_a_proj.*no k_proj.*"
+                "axk1", "dots3_note_text", "hy_v4", "axk2", "deepseek_v2"):
+        # latent attention (plan.lora_settings.LATENT_TARGETS): q_proj its query path, its
+        # q_a_proj and q_b_proj (A.X K2's q_gate_proj; DeepSeek-V2's one q_proj without a
+        # query rank), o_proj its o_proj (k_proj and v_proj: tests/test_deepseek.py)
+        with pytest.raises(PrunebenchError, match=r"\['gate_proj'\].*fused 3D.*"
                                                   r"\['q_proj', 'o_proj'\]"):
-            lora.lora_target_names(model, ["q_proj", "k_proj", "o_proj", "gate_proj"])
+            lora.lora_target_names(model, ["q_proj", "o_proj", "gate_proj"])
+        query = {"axk2": ("q_a_proj", "q_gate_proj"),
+                 "deepseek_v2": ("q_proj",)}.get(name, ("q_a_proj", "q_b_proj"))
         chosen, _ = lora.lora_target_names(model, ["q_proj", "o_proj"])
-        assert len(chosen) == 2 * 4 and all(".self_attn." in n for n in chosen)
+        assert sorted(chosen) == sorted(f"model.layers.{b}.self_attn.{part}" for b in range(4)
+                                        for part in (*query, "o_proj"))
         return
     if name == "deepseek_v4":
         # its attention's own linear layers by target (plan.lora_settings.OWN_TARGETS): q_proj
@@ -634,10 +627,12 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
         return
     if name == "jetmoe":
         # its attention's query and output projections are its attention experts' fused 3D
-        # parameters, its MLP's experts too: no target of LLaMA's names to adapt (named)
+        # parameters, its MLP's experts too (named: refused); k_proj and v_proj its kv_proj
         with pytest.raises(PrunebenchError, match=r"\['q_proj', 'o_proj'\].*JetMoeForCausalLM "
-                                                  r"does not hold.*self_attention\.experts"):
-            lora.lora_target_names(model, ["q_proj", "o_proj"])
+                                                  r"holds as its experts'.*self_attention"):
+            lora.lora_target_names(model, ["q_proj", "k_proj", "v_proj", "o_proj"])
+        chosen, _ = lora.lora_target_names(model, ["k_proj", "v_proj"])
+        assert chosen == [f"model.layers.{b}.self_attention.kv_proj" for b in range(4)]
         return
     if name == "minimax":
         # its lightning blocks pack q, k and v in one qkv_proj (named all or none, as Phi-3's)

@@ -39,8 +39,9 @@ from prunebench.atomic import atomic_path, delete_at_successful_exit, is_disk_fu
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
 from prunebench.logs import Terminated
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
-from prunebench.plan.lora_settings import (DEFAULTS, OWN_TARGETS, TARGETS,  # noqa: F401
-                                           expert_target_problem, packed_target_problems, resolve_settings,
+from prunebench.plan.lora_settings import (DEFAULTS, TARGETS,  # noqa: F401
+                                           expert_target_problem, own_targets,
+                                           packed_target_problems, resolve_settings,
                                            ungated_target_problem, untrained_problem)
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,10 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     The targets are LLaMA's names in every family: a module its family names otherwise is
     adapted as the part it is (projections.OWN_NAMES: up_proj is Starcoder2's c_fc and Phi's
     fc1, down_proj their c_proj and fc2, o_proj Phi's attention `dense`). A family whose
-    attention holds none of them (DeepSeek-V4's) has its attention's linear layers adapted by
-    the targets each needs (plan.lora_settings.OWN_TARGETS: q_proj its q_a_proj and q_b_proj,
-    k_proj and v_proj together its kv_proj, o_proj its o_b_proj).
+    attention names its linear layers otherwise has them adapted by the targets each needs
+    (plan.lora_settings.own_targets): latent attention's q_proj its q_a_proj and q_b_proj,
+    k_proj and v_proj together its kv_a_proj_with_mqa and kv_b_proj; DeepSeek-V4's k_proj and
+    v_proj together its kv_proj, o_proj its o_b_proj; JetMoE's k_proj and v_proj its kv_proj.
     """
     refuse_expert_targets(model, targets)
     # (by LLaMA's part names: Granite 4.0's input_linear is a packed gate_up_proj; of linear
@@ -72,11 +74,13 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     if problems := packed_target_problems(targets, sorted(names & PACKED_PARTS.keys())):
         raise PrunebenchError(problems[0])
     chosen, skipped = [], []
-    own = OWN_TARGETS.get(getattr(getattr(model, "config", None), "model_type", None))
+    config = getattr(model, "config", None)
+    own = own_targets(config) if config is not None else {}
     for name, module in model.named_modules():
-        if own is not None:  # (DeepSeek-V4's attention: its own linear layers by target)
-            owner, _, last = name.rpartition(".")
-            parts = own.get(last, ()) if owner.endswith(".self_attn") else ()
+        owner, _, last = name.rpartition(".")
+        owner = owner.rpartition(".")[2]
+        if last in own and projections.ATTENTION_OWNERS.get(owner, owner) == "self_attn":
+            parts = own[last]  # (an attention's own linear layer, by the targets it needs)
         else:
             part = projections.llama_name(name)
             parts = PACKED_PARTS.get(part, (part,))

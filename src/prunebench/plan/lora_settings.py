@@ -83,20 +83,14 @@ def expert_target_problem(config, targets: list[str]) -> str | None:
     projections are fused 3D parameters (`mlp.experts.gate_up_proj`, `mlp.experts.down_proj`),
     no linear layer an adapter can wrap, so the MLP targets would adapt none of its experts
     (only Qwen3-MoE's and Qwen2-MoE's dense blocks, and Qwen2-MoE's shared expert) while the
-    settings said every block's MLP. Said by the
-    LoRA job (lora.lora_target_names) and at the workflow's start (plan.checks.moe_problems)."""
-    if family(config).latent_attention:
-        return latent_attention_target_problem(config, targets)
+    settings said every block's MLP. Targets naming some of the parts of one of its attention's
+    own modules (`own_target_problem`) are refused first, and JetMoE's query and output targets
+    (`attention_expert_target_problem`). Said by the LoRA job (lora.lora_target_names) and at
+    the workflow's start (plan.checks.moe_problems)."""
     if problem := own_target_problem(config, targets):
         return problem
-    if family(config).attention_experts and targets:
-        # JetMoE: no linear layer of LLaMA's names in its blocks (LoRA's targets name them)
-        return (f"lora.target_modules names {targets}, which {family(config).model_class} "
-                "does not hold as linear layers an adapter can wrap: its attention's query and "
-                "output projections are its attention experts' fused 3D parameters "
-                "(self_attention.experts), its keys and values one packed kv_proj, and its "
-                "MLP's experts are fused alike, so a +lora recovery has nothing to adapt: take "
-                "+lora out of its variants")
+    if family(config).attention_experts:
+        return attention_expert_target_problem(config, targets)
     if getattr(config, "model_type", None) == "inkling2_text" and targets:
         # (Inkling 2: none of its linear layers has LLaMA's names as a block's own)
         return (f"lora.target_modules names {targets}, which {family(config).model_class} "
@@ -116,64 +110,87 @@ def expert_target_problem(config, targets: list[str]) -> str | None:
             f"wrap: set lora.target_modules to the attention projections ({attention})")
 
 
-# DeepSeek-V3's multi-head latent attention (DeepseekV3Attention): its linear layers.
-MLA_LINEARS = ("q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj")
+# JetMoE's targets (JetMoeAttention): its keys and values, one kv_proj every attention expert
+# reads (OWN_TARGETS).
+ATTENTION_EXPERT_TARGETS = ("k_proj", "v_proj")
 
 
-def latent_attention_target_problem(config, targets: list[str]) -> str | None:
-    """DeepSeek-V3's LoRA targets refused, or None: its experts are fused 3D parameters (no
-    MLP target adapts them, only the dense blocks' and the shared experts'), and its latent
-    attention has no k_proj or v_proj (nor q_proj where q_lora_rank is set): q_a_proj,
-    q_b_proj, kv_a_proj_with_mqa, kv_b_proj and o_proj, of which prunebench's targets name
-    o_proj (and q_proj without q_lora_rank). A dense model of latent attention (MiniCPM3's)
-    holds LLaMA's MLP in every block: its MLP targets stand."""
-    moe = is_moe(config)
-    present = (["o_proj"] + (["q_proj"] if getattr(config, "q_lora_rank", None) is None else [])
-               + ([] if moe else list(MLP_TARGETS)))
-    absent = [t for t in targets if t not in present]
-    if not absent:
+def attention_expert_target_problem(config, targets: list[str]) -> str | None:
+    """JetMoE's targets other than k_proj and v_proj, or None: its queries and attention
+    outputs are its attention experts' (`self_attention.experts.input_linear` /
+    `output_linear`, each a 3D parameter of a query or output projection an expert), and its
+    MLP's gate, up and down projections its MLP experts' alike: no linear layer peft's LoRA
+    wraps. (peft adapts a 3D parameter only through `target_parameters`, whose wrapper refuses
+    any lora.dropout, the study's 0.05 among them, and reads the tensor as [experts, in, out],
+    where JetMoE's hold [experts, out, in]; prunebench adapts no family's experts.)"""
+    fused = [t for t in targets if t not in ATTENTION_EXPERT_TARGETS]
+    if not fused:
         return None
-    # (A.X K2's queries and output gate come from one q_gate_proj where others' q_b_proj is)
-    axk2 = getattr(config, "model_type", None) == "axk2"
-    linears = [("q_gate_proj" if name == "q_b_proj" and axk2 else name) for name in MLA_LINEARS]
-    return (f"lora.target_modules names {absent}, which {family(config).model_class} does not "
-            "hold as linear layers an adapter can wrap: "
-            f"{'its experts are fused 3D parameters, and ' if moe else ''}"
-            "its multi-head latent attention's linear layers are "
-            f"{', '.join(linears)} (q_proj instead of q_a_proj / {linears[1]} where "
-            "q_lora_rank is null), no k_proj or v_proj; set lora.target_modules to "
-            f"{[t for t in TARGETS if t in present]}")
+    return (f"lora.target_modules names {fused}, which {family(config).model_class} holds as "
+            "its experts' fused 3D parameters, not linear layers an adapter can wrap: its "
+            "attention's query and output projections are its attention experts' "
+            "(self_attention.experts), its MLP's projections its MLP experts'; set "
+            f"lora.target_modules to {list(ATTENTION_EXPERT_TARGETS)} (the one kv_proj of "
+            "keys and values every attention expert reads)")
 
 
-# Families whose attention holds none of LLaMA's projections under its names: the linear
-# layers of a block's `self_attn` that LoRA's targets adapt, each with the targets it needs all
-# of (lora.lora_target_names reads these instead of the names). DeepSeek-V4's
-# (DeepseekV4Attention): q_proj its query path, q_a_proj (hidden -> q_lora_rank) and q_b_proj
-# (-> the heads); k_proj and v_proj its kv_proj, one key-value head read as keys and as values
-# (an adapter there changes both: named together or not at all); o_proj its o_b_proj (the
-# groups' outputs -> hidden). Its o_a_proj (DeepseekV4GroupedLinear, an nn.Linear of one
-# group's rows applied to every group, block-diagonal) is none: peft wraps it as a plain
-# Linear whose adapter reads each group's input and gives all groups' outputs (a shape error
-# wherever o_groups > 1). Its compressor's and indexer's projections (their own kv_proj,
-# gate_proj, q_b_proj, weights_proj: float32 in a float16 model) are no target's, as
-# DeepSeek-V3.2's indexer is not.
+# Multi-head latent attention's linear layers (DeepseekV3Attention's, and every family's of
+# `Family.latent_attention`: DeepSeek-V2 / V3 / V3.2, Kimi, Mistral 4, GLM-4.7-Flash, MiniCPM3,
+# Youtu...), each with the targets it needs all of, so that a target adapts what it names in
+# every family: q_proj the query path, where q_lora_rank is set q_a_proj (hidden ->
+# q_lora_rank) and q_b_proj (-> the heads), else the one q_proj (LLaMA's name: adapted as
+# LLaMA's, as A.X K2's q_gate_proj is, projections.OWN_NAMES); k_proj and v_proj together
+# kv_a_proj_with_mqa (hidden -> the latent of keys and values, and the rotated key every head
+# shares) and kv_b_proj (the latent -> each head's unrotated key and its value): each makes
+# keys and values both, so an adapter there changes both (named together or not at all, as a
+# packed module's parts); o_proj its o_proj. An indexer's projections (DeepSeek-V3.2's,
+# GLM-5's: `self_attn.indexer`, choosing keys) and an attention's output gate (HY-V4's
+# gate_proj, Dots 3 Note's g_proj) are no target's.
+LATENT_TARGETS: dict[str, tuple[str, ...]] = {
+    "q_a_proj": ("q_proj",), "q_b_proj": ("q_proj",),
+    "kv_a_proj_with_mqa": ("k_proj", "v_proj"), "kv_b_proj": ("k_proj", "v_proj")}
+# Other families whose attention names its linear layers otherwise than LLaMA's: the linear
+# layers of a block's attention that LoRA's targets adapt, each with the targets it needs all
+# of (lora.lora_target_names reads these before the names). DeepSeek-V4's
+# (DeepseekV4Attention): q_proj its query path, q_a_proj and q_b_proj as latent attention's;
+# k_proj and v_proj its kv_proj, one key-value head read as keys and as values; o_proj its
+# o_b_proj (the groups' outputs -> hidden). Its o_a_proj (DeepseekV4GroupedLinear, an
+# nn.Linear of one group's rows applied to every group, block-diagonal) is none: peft wraps it
+# as a plain Linear whose adapter reads each group's input and gives all groups' outputs (a
+# shape error wherever o_groups > 1). Its compressor's and indexer's projections (their own
+# kv_proj, gate_proj, q_b_proj, weights_proj: float32 in a float16 model) are no target's, as
+# DeepSeek-V3.2's indexer is not. JetMoE's (JetMoeAttention, a block's `self_attention`):
+# k_proj and v_proj its kv_proj, [keys; values] every attention expert reads; its queries and
+# outputs are its attention experts' 3D parameters (attention_expert_target_problem).
 OWN_TARGETS: dict[str, dict[str, tuple[str, ...]]] = {
     "deepseek_v4": {"q_a_proj": ("q_proj",), "q_b_proj": ("q_proj",),
                     "kv_proj": ("k_proj", "v_proj"), "o_b_proj": ("o_proj",)},
+    "jetmoe": {"kv_proj": ATTENTION_EXPERT_TARGETS},
 }
 
 
+def own_targets(config) -> dict[str, tuple[str, ...]]:
+    """The attention's linear layers of `config`'s family that LoRA's targets adapt by a table
+    (OWN_TARGETS, LATENT_TARGETS), each with the targets it needs; {} where every one is
+    adapted by LLaMA's name."""
+    own = OWN_TARGETS.get(getattr(config, "model_type", None))
+    if own is None and family(config).latent_attention:
+        return LATENT_TARGETS
+    return own or {}
+
+
 def own_target_problem(config, targets: list[str]) -> str | None:
-    """Targets naming some of the parts one of `OWN_TARGETS`' modules needs (DeepSeek-V4's
-    k_proj without v_proj: its kv_proj is both), or None: its one adapter would change the
-    unnamed part too."""
-    own = OWN_TARGETS.get(getattr(config, "model_type", None), {})
-    for module, parts in own.items():
+    """Targets naming some of the parts one of `own_targets`' modules needs (k_proj without
+    v_proj: DeepSeek-V4's kv_proj, JetMoE's, latent attention's kv_a_proj_with_mqa and
+    kv_b_proj are both), or None: its one adapter would change the unnamed part too."""
+    own = own_targets(config)
+    for parts in dict.fromkeys(own.values()):
         named = [p for p in parts if p in targets]
         if named and len(named) < len(parts):
+            modules = " and one ".join(m for m, p in own.items() if p == parts)
             return (f"lora.target_modules names {named} but not "
                     f"{[p for p in parts if p not in named]}: {family(config).model_class} "
-                    f"reads one {module} as {' and '.join(parts)}, whose adapter changes all "
+                    f"reads one {modules} as {' and '.join(parts)}, whose adapter changes all "
                     f"of them; name all of {list(parts)} or none")
     return None
 
