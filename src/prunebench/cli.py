@@ -149,8 +149,8 @@ def plan_rows(config_files: str | Path | list[str | Path],
     size and blocks, and `kv_bytes`, the KV cache one generated token adds in the benchmarks'
     dtype, `kv_dtype` (None where the method's data decides which heads stay). `directory`:
     the run's `--directory` (in_directory)."""
-    from prunebench.checkpoint.param_count import (count_params, kv_bytes_of, kv_bytes_per_token,
-                                                   kv_head_count,
+    from prunebench.checkpoint.param_count import (block_count, count_params, kv_bytes_of,
+                                                   kv_bytes_per_token, kv_head_count,
                                                    layer_shapes)
 
     files = config_files if isinstance(config_files, list) else [config_files]
@@ -181,7 +181,7 @@ def plan_rows(config_files: str | Path | list[str | Path],
                        model_cfg, layer_shapes(model_cfg), DTYPE_BYTES[kv_dtype])}
             try:
                 if entry["method"] == "dense":
-                    row.update(params_after=dense, blocks_after=model_cfg.num_hidden_layers,
+                    row.update(params_after=dense, blocks_after=block_count(model_cfg),
                                kv_heads_kept=dense_kv)
                 else:
                     target = parse_size(entry["size"], dense)

@@ -57,7 +57,8 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     with_read_ffn_keys, without_null_shapes,
                                     zamba_needed_kinds, zamba2_removal_problem,
                                     inkling2_removal_problem)
-from prunebench.checkpoint.param_count import cross_attention_blocks, float16_problem
+from prunebench.checkpoint.param_count import (block_count, cross_attention_blocks,
+                                               float16_problem, set_block_count)
 from prunebench.projections import (alias_llama_names, block_mlp, decoder, down_proj,
                                     embedding_name, get_part, head_name, mlp_gated, mlp_inputs,
                                     module_name, o_proj, set_attention, set_block_heads,
@@ -1776,7 +1777,7 @@ def set_residual_places(layer, index: int) -> None:
 
 def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalLM:
     """Remove whole decoder blocks in place; the result is a plain, shallower LLaMA."""
-    n = model.config.num_hidden_layers
+    n = block_count(model.config)
     drop = set(blocks)
     if any(b < 0 or b >= n for b in drop):
         raise PrunebenchError(f"block indices {sorted(drop)} out of range for {n} blocks")
@@ -1958,6 +1959,11 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 conv.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
+        if isinstance(attentions := getattr(layer, "self_attn", None), nn.ModuleList):
+            # (a LongCat-Flash block's two latent attentions, cache entries 2j and 2j + 1 of
+            # block j, as LongcatFlashDecoderLayer numbers them when built)
+            for half, attention in enumerate(attentions):
+                attention.layer_idx = len(attentions) * new_idx + half
         set_residual_places(layer, new_idx)
         if model.config.model_type == "zaya":
             # ZAYA's CCA projection caches its convolution and delayed-value states under an
@@ -1995,7 +2001,7 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         setattr(config, key, value)
         for layer in decoder(model).layers:  # MiniCPM3DecoderLayer's, computed when built
             layer.residual_scale = value / math.sqrt(len(keep))
-    config.num_hidden_layers = len(keep)
+    set_block_count(config, len(keep))
     if config.model_type == "xlstm":
         # (xLSTMModel builds num_blocks blocks, its cache num_hidden_layers states: the reload
         # builds the kept ones)

@@ -14,7 +14,7 @@ from prunebench import PrunebenchError
 from prunebench.atomic import delete_at_successful_exit, require_free_space
 from prunebench.checkpoint.device_map import offloaded_modules
 from prunebench.checkpoint.integrity import base_record
-from prunebench.checkpoint.param_count import context_length
+from prunebench.checkpoint.param_count import block_count, context_length
 from prunebench.data import scored_id_problem, token_id_problem
 from prunebench.modeling import (cast_floating, check_param_count, config_dtype, count_params,
                                  dtype_name, load_config, load_model, load_tokenizer,
@@ -61,7 +61,7 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
     # Before the long part: a broken tokenizer fails fast.
     tokenizer = load_tokenizer(model_dir, trust_remote_code)
     started = time.perf_counter()
-    blocks_before = config.num_hidden_layers
+    blocks_before = block_count(config)
     context = context_length(config)  # (none for BLOOM: ALiBi of any length)
     if calibration is not None and context is not None and calibration.shape[-1] > context:
         raise PrunebenchError(
@@ -121,7 +121,7 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
             delete_at_successful_exit(path)
     return {"method": method, "target": size, "target_params": target, "base": base,
             "params_before": dense_params, "params_after": params_after,
-            "blocks_before": blocks_before, "blocks_after": model.config.num_hidden_layers,
+            "blocks_before": blocks_before, "blocks_after": block_count(model.config),
             "method_report": method_report, "elapsed_s": time.perf_counter() - started,
             # `dtype`: what the method computed in; `saved_dtype`: what the checkpoint stores.
             "device": str(dev), "dtype": dtype, "saved_dtype": dtype_name(model), **placed}

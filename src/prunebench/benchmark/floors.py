@@ -16,7 +16,8 @@ import torch
 from prunebench import PrunebenchError
 from prunebench.benchmark.timing import UNCACHED_DECODE_NOTE
 from prunebench.checkpoint.param_count import (active_experts, altup_projection_params,
-                                               attention_expert_params, caches_tokens,
+                                               attention_expert_params, block_count,
+                                               caches_tokens,
                                                deepseek_v4_compressed,
                                                expert_param_count, family, final_input_params,
                                                hyper_head_params, indexer_key_values,
@@ -204,7 +205,7 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
             + state
     chunk = getattr(config, "attention_chunk_size", None)
     windows = [chunk if kind == "chunked_attention" else window for kind, window in
-               zip(getattr(config, "layer_types", None) or [None] * config.num_hidden_layers,
+               zip(getattr(config, "layer_types", None) or [None] * block_count(config),
                    sliding_windows(config))]
     # (a Gemma 4 block's shape gives its own head_dim, and none is cached by a block that
     # reuses another's keys and values); a key of head_dim and a value of value_head_dim a KV

@@ -41,7 +41,7 @@ from prunebench.benchmark.run import (HF_BACKENDS, OOM, SweepSettings, check_con
 from prunebench.benchmark.sampling import STUDY_SAMPLING
 from prunebench.benchmark.timing import paired_ratio_ci95, ratio_ci95
 from prunebench.logs import Progress
-from prunebench.modeling import layer_shapes, resolve_device, resolve_dtype
+from prunebench.modeling import block_count, layer_shapes, resolve_device, resolve_dtype
 from prunebench.oom import free_memory, is_out_of_memory
 from prunebench.provenance import provenance
 
@@ -149,7 +149,7 @@ def paired_sweep(dense_model, model, tokenizer, settings: SweepSettings) -> dict
         "model": s.model_name, "variant": s.variant, "against": "dense", "backend": s.backend,
         "input_tokens": s.input_tokens, "output_tokens": s.output_tokens,
         "params": count_params(model.config), "dense_params": count_params(config),
-        "blocks": model.config.num_hidden_layers, "dense_blocks": config.num_hidden_layers,
+        "blocks": block_count(model.config), "dense_blocks": block_count(config),
         "dtype": dtype_name(dtype), "device": str(device), "attention": attention,
         "hf_attn_implementation": hf_attention,
         "compile_mode": s.compile_mode if s.backend == "compiled" else None,

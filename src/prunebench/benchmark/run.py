@@ -49,7 +49,7 @@ from prunebench.benchmark.timing import (compiled_while_timed_fix, MAX_REPEATS, 
                                          STABLE, latency_stats, percentile,
                                          repeat_until_stable)
 from prunebench.logs import Progress
-from prunebench.checkpoint.param_count import context_key, context_length
+from prunebench.checkpoint.param_count import block_count, context_key, context_length
 from prunebench.modeling import layer_shapes, resolve_device, resolve_dtype
 from prunebench.oom import free_memory, is_out_of_memory
 from prunebench.provenance import code_identity, device_info, package_versions, provenance
@@ -236,7 +236,7 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
     result: dict[str, Any] = {
         "model": s.model_name, "variant": s.variant, "backend": s.backend,
         "input_tokens": s.input_tokens, "output_tokens": s.output_tokens,
-        "params": count_params(config), "blocks": config.num_hidden_layers,
+        "params": count_params(config), "blocks": block_count(config),
         "dtype": dtype_name(dtype), "device": str(device),
         "attention": attention, "hf_attn_implementation": hf_attention,
         # the mode asked for (decode_mode: how it decoded, once known)

@@ -71,6 +71,12 @@ weights are converted once (checkpoint.pickle_convert):
   ignores on loading, dropped. XiaomiMiMo/MiMo-V2-Flash holds q/k/v_proj, the dense MLP and
   the experts in block-quantized FP8 as DeepSeek-V3's (below; o_proj in bfloat16 without a
   scale), dequantized alike.
+- LongCat-Flash: Qwen2-MoE's per-expert names under each block's shortcut MoE (transformers
+  maps `longcat_flash` onto `qwen2_moe`'s conversion, 5.25; the router
+  `mlp.router.classifier.weight` and its `mlp.router.e_score_correction_bias`, the dense
+  `mlps.N.*` and the two attentions `self_attn.N.*` keep their names), and its
+  multi-token-prediction layers (`model.mtp.*`), which LongcatFlashForCausalLM ignores on
+  loading, dropped as MiMo-V2-Flash's.
 - Flint, Kolibri-1 and MiniCPM5-MoE: Qwen2-MoE's per-expert names (transformers maps
   `flint`, `kolibri1` and `minicpm5_moe` onto `qwen2_moe`'s conversion from their first
   releases, 5.21, 5.20 and 5.25), with the renames those conversions add (`RENAMED`): Flint's
@@ -223,7 +229,7 @@ MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_
              "solar_open", "cohere2_moe", "afmoe", "laguna", "mellum", "hy_v3",
              "deepseek_v32", "glm4_moe_lite", "exaone_moe", "glm_moe_dsa", "axk1",
              "axk2",
-             "mimo_v2_flash",
+             "mimo_v2_flash", "longcat_flash",
              "flint", "kolibri1", "minicpm5_moe", "minimax", "kolibri1_1",
              "sarvam_moe", "param2moe", "sarvam_mla", "lara_mini", "minimax_m3_vl_text",
              "beam")
@@ -237,6 +243,7 @@ MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCaus
              "glm_moe_dsa": "GlmMoeDsaForCausalLM",
              "axk2": "AXK2ForCausalLM",
              "mimo_v2_flash": "MiMoV2FlashForCausalLM",
+             "longcat_flash": "LongcatFlashForCausalLM",
              # (their config classes read num_nextn_predict_layers, as Param2's own code's
              # does: such layers follow the blocks, model.layers.{num_hidden_layers}...)
              "sarvam_moe": "Glm4MoeForCausalLM", "param2moe": "Glm4MoeForCausalLM",
@@ -447,7 +454,8 @@ def _mtp_blocks(raw: Any, names) -> list[str]:
         return [name for name in names if "mtp" in name]
     if raw.get("model_type") in ("qwen3_next", "mellum", "exaone_moe"):  # as their classes skip
         return [name for name in names if name.startswith("mtp.")]
-    if raw.get("model_type") == "mimo_v2_flash":  # (MiMoV2FlashForCausalLM skips model.mtp.*)
+    if raw.get("model_type") in ("mimo_v2_flash", "longcat_flash"):  # (their classes skip
+        # model.mtp.*)
         return [name for name in names if name.startswith("model.mtp.")]
     n = raw.get("num_hidden_layers")
     if not isinstance(n, int):
@@ -462,7 +470,7 @@ def _mtp_part(name: str) -> str:
     if name.startswith("mtp."):
         return "mtp"
     if name.startswith("model.mtp."):
-        return "model.mtp"  # (MiMo-V2-Flash's)
+        return "model.mtp"  # (MiMo-V2-Flash's, LongCat-Flash's)
     match = _BLOCK.match(name) or _MTP_PART.match(name)
     return match.group(1) if match else name
 

@@ -122,7 +122,7 @@ class SparseBlocks:
     def of(self, config) -> list[bool]:
         """Per block, whether the config makes it sparse (`sparse_mlp_blocks`, which answers
         for a family without experts)."""
-        n = config.num_hidden_layers
+        n = block_count(config)
         if self.rule == "periodic":
             # JambaConfig's layers_num_experts: num_experts there, 1 (a JambaMLP) elsewhere
             return [num_experts(config) > 1 and i % config.expert_layer_period
@@ -723,6 +723,10 @@ class Family:
     attention (its class builds an Identity by the block's index: `layer_shapes` marks it, and
     `depth_kept_blocks` keeps it, as a block left first would lose its trained norm);
     `norm_bias_key`, the config key that gives every LayerNorm a bias (`norm_bias`).
+    LongCat-Flash's (`longcat_flash`): `block_count_key`, the config key of the decoder's
+    blocks where it is not num_hidden_layers (`num_layers`: each LongcatFlashDecoderLayer
+    holds two latent attentions, two dense MLPs and a shortcut MoE, and num_hidden_layers,
+    2 x num_layers, counts the attentions, the cache's entries), read by `block_count`.
     """
 
     model_class: str
@@ -830,6 +834,7 @@ class Family:
     norm_bias_key: str | None = None
     prediction_head: bool = False
     first_attention_unnormed: bool = False
+    block_count_key: str = "num_hidden_layers"
 
 
 # GLM-4.5's block of experts and q/k norms, as Glm4MoeForCausalLM builds it for the families
@@ -1760,6 +1765,19 @@ FAMILIES: dict[str, Family] = {
                             sparse_blocks=SparseBlocks.named("mlp_layer_types",
                                                              "intermediate_size"),
                             shared_expert=SharedExpert.count("n_shared_experts")),
+    # LongcatFlashDecoderLayer (transformers 5.25 on: RELEASE_REASONS): two of DeepSeek-V3's
+    # latent attentions (LongcatFlashMLA: a query rank always, biases on q_a_proj,
+    # kv_a_proj_with_mqa and o_proj by attention_bias; its LoRA scales no parameter), two
+    # dense SwiGLU MLPs of ffn_hidden_size (`mlps`), four RMSNorms (input_layernorm and
+    # post_attention_layernorm, two each) and a shortcut LongcatFlashMoE (`mlp`): a router
+    # (`router.classifier`, n_routed_experts + zero_expert_num rows, biased where router_bias
+    # says; e_score_correction_bias a buffer) and n_routed_experts experts of
+    # expert_ffn_hidden_size (a zero expert holds nothing). num_layers blocks
+    # (`block_count_key`: num_hidden_layers counts the attentions); untied.
+    "longcat_flash": Family("LongcatFlashForCausalLM", "LongcatFlashConfig", False, False, None,
+                            False, moe_intermediate_key="expert_ffn_hidden_size",
+                            latent_attention=True, block_count_key="num_layers",
+                            min_transformers="5.25.0"),
     # MiniCPM5-MoE (MiniCPM5MoeConfig, transformers 5.25 on): LLaMA's attention (biases on
     # all four as attention_bias says, false as published) whose query projection also gives
     # each head's output gate (`self_attn.q_gate_proj`, twice q_proj's rows, each head's
@@ -2448,6 +2466,36 @@ def family(config) -> Family:
             "use a checkpoint of one of these families") from None
 
 
+def block_count(config) -> int:
+    """The decoder's blocks (`model.model.layers`), what depth pruning removes: the config's
+    num_hidden_layers, or its family's `block_count_key` where that counts them otherwise
+    (LongCat-Flash's num_layers: its num_hidden_layers, twice as many, counts the latent
+    attentions). A config of no family here reads num_hidden_layers."""
+    f = FAMILIES.get(getattr(config, "model_type", None) or "llama")
+    return getattr(config, f.block_count_key if f else "num_hidden_layers")
+
+
+def set_block_count(config, blocks: int) -> None:
+    """Write a depth prune's `blocks` into the config: num_hidden_layers, or the family's
+    `block_count_key` and num_hidden_layers as many times more as the family's blocks hold
+    cache entries (LongCat-Flash's two attentions a block: LongcatFlashConfig derives it,
+    a config read without transformers is given it)."""
+    f = FAMILIES.get(getattr(config, "model_type", None) or "llama")
+    if f is None or f.block_count_key == "num_hidden_layers":
+        config.num_hidden_layers = blocks
+        return
+    entries = cache_entries_per_block(config)
+    setattr(config, f.block_count_key, blocks)
+    if getattr(config, "num_hidden_layers", None) != entries * blocks:
+        config.num_hidden_layers = entries * blocks
+
+
+def cache_entries_per_block(config) -> int:
+    """A block's entries in transformers' cache: num_hidden_layers over `block_count` (two in
+    a LongCat-Flash block, one latent attention's each; one elsewhere)."""
+    return config.num_hidden_layers // block_count(config)
+
+
 def qkv_bias(config) -> bool:
     f = family(config)
     if f.qkv_bias is not None:
@@ -2529,7 +2577,7 @@ def sparse_mlp_blocks(config) -> list[bool]:
     """Per block, whether its MLP is a mixture of experts, as the family's decoder layer
     decides it (`Family.sparse_blocks`): none in a family without experts."""
     if not is_moe(config):
-        return [False] * config.num_hidden_layers
+        return [False] * block_count(config)
     return family(config).sparse_blocks.of(config)
 
 
@@ -2540,7 +2588,7 @@ def moe_layer_range(config) -> tuple[int, int, int]:
     end = getattr(config, "moe_layer_end_index", None)
     step = getattr(config, "moe_layer_interval", None)
     start, step = (1 if start is None else start), (step or 1)
-    end = config.num_hidden_layers - 1 if end is None or end == -1 else end
+    end = block_count(config) - 1 if end is None or end == -1 else end
     return start, end, step
 
 
@@ -2659,7 +2707,7 @@ def linear_attention_blocks(config) -> list[bool]:
     Granite 4.0's Mamba-2 ones: `layer_types` "linear_attention"; LFM2's short convolutions:
     "conv"); False for every block of the other families."""
     if not family(config).linear_attention:
-        return [False] * config.num_hidden_layers
+        return [False] * block_count(config)
     if family(config).griffin_blocks:  # (RecurrentGemma's RG-LRU blocks)
         return [kind == "recurrent" for kind in griffin_kinds(config)]
     return [kind in ("linear_attention", "conv") for kind in config.layer_types]
@@ -2679,7 +2727,7 @@ def depth_needed_kinds(config) -> list[tuple[str, list[int], str]]:
     Bamba's Mamba-2, LFM2's short convolutions, Nemotron-H's Mamba-2 and MLP blocks); and OLMo
     Hybrid's Gated DeltaNet blocks too. None in other families (MiniMax's lightning attention
     blocks run alone)."""
-    n = config.num_hidden_layers
+    n = block_count(config)
     if getattr(config, "model_type", None) == "zamba":
         return zamba_needed_kinds(config)
     if getattr(config, "model_type", None) == "zamba2":
@@ -3228,7 +3276,7 @@ def griffin_kinds(config) -> list[str]:
     the blocks, as RecurrentGemmaConfig's layers_block_type reads it (5.25 names the kinds
     linear_attention / sliding_attention there; 5.17 by block_types' own words)."""
     kinds = list(config.block_types)
-    return [kinds[i % len(kinds)] for i in range(config.num_hidden_layers)]
+    return [kinds[i % len(kinds)] for i in range(block_count(config))]
 
 
 def griffin_lru_width(config) -> int:
@@ -3338,7 +3386,7 @@ def state_blocks(config) -> list[bool]:
             or family(config).mlstm_blocks  # (xLSTM's: an mLSTM state in every block)
             or family(config).rwkv_blocks  # (RWKV's: five state vectors a block)
             or getattr(config, "model_type", None) in ("zamba", "zamba2")):  # (a hybrid's too)
-        return [True] * config.num_hidden_layers
+        return [True] * block_count(config)
     return linear_attention_blocks(config)
 
 
@@ -3473,7 +3521,7 @@ def kv_sources(config) -> list[int | None]:
     `num_kv_shared_layers`: the last earlier block of its kind that computes its own, as
     Gemma4TextConfig.kv_sharing_modes and the 5.17 attention both pick it), None for a block
     that computes its own. PrunebenchError where a reusing block's kind has no such block."""
-    n, kinds = config.num_hidden_layers, config.layer_types
+    n, kinds = block_count(config), config.layer_types
     first = n - (getattr(config, "num_kv_shared_layers", 0) or 0)
     sources: list[int | None] = [None] * n
     for i in range(max(first, 0), n):
@@ -3495,7 +3543,7 @@ def kv_reusing_blocks(config) -> list[bool]:
     False in other families (Gemma 4's: `kv_sources`)."""
     sources = getattr(config, "kv_source_layers", None)
     if getattr(config, "model_type", None) != "kolibri1_1" or sources is None:
-        return [False] * config.num_hidden_layers
+        return [False] * block_count(config)
     return [source != i for i, source in enumerate(sources)]
 
 
@@ -3566,7 +3614,7 @@ def depth_kept_blocks(config) -> list[int]:
     sources = {source for source in kv_sources(config) if source is not None}
     if getattr(config, "model_type", None) == "gemma3n_text":  # (its config keeps the last block's kind)
         return sorted(sources)
-    return sorted(sources | {config.num_hidden_layers - 1})
+    return sorted(sources | {block_count(config) - 1})
 
 
 def per_layer_block_shapes(config) -> list[dict[str, Any]]:
@@ -3663,7 +3711,7 @@ def per_layer_input_params(config) -> int:
     per_layer = per_layer_input_width(config)
     if not family(config).per_layer_blocks or not per_layer:
         return 0
-    packed = config.num_hidden_layers * per_layer
+    packed = block_count(config) * per_layer
     return config.vocab_size_per_layer_input * packed + per_layer_projection_params(config)
 
 
@@ -3673,7 +3721,7 @@ def per_layer_projection_params(config) -> int:
     per_layer = per_layer_input_width(config)
     if not family(config).per_layer_blocks or not per_layer:
         return 0
-    return config.hidden_size * config.num_hidden_layers * per_layer + per_layer
+    return config.hidden_size * block_count(config) * per_layer + per_layer
 
 
 def active_experts(config) -> list[int]:
@@ -3685,7 +3733,7 @@ def active_experts(config) -> list[int]:
         k = getattr(config, "moe_topk", None)
         k = config.top_k_experts if k is None else k
     return [int(v) for v in k] if isinstance(k, (list, tuple)) else (
-        [int(k)] * config.num_hidden_layers)
+        [int(k)] * block_count(config))
 
 
 def shared_expert_params(config) -> int:
@@ -3735,6 +3783,12 @@ def router_param_count(config) -> int:
     4.5's score-correction bias (one value per expert each)."""
     if getattr(config, "model_type", None) == "zaya":
         return zaya_router_params(config)
+    if getattr(config, "model_type", None) == "longcat_flash":
+        # LongcatFlashTopkRouter's classifier scores the zero experts too (biased where
+        # router_bias says; its e_score_correction_bias a buffer)
+        scored = num_experts(config) + (config.zero_expert_num or 0)
+        return scored * config.hidden_size + (scored if getattr(config, "router_bias", False)
+                                              else 0)
     experts = num_experts(config)
     f = family(config)
     return experts * config.hidden_size + (experts if f.moe_biases or f.router_score_bias else 0)
@@ -3850,12 +3904,12 @@ def indexer_blocks(config) -> list[bool]:
     that `layer_types` names "indexed_attention" (its sliding blocks hold none and choose
     nothing); none elsewhere."""
     if not family(config).attention_indexer:
-        return [False] * config.num_hidden_layers
+        return [False] * block_count(config)
     if getattr(config, "model_type", None) == "dots3_note_text":  # (its indexed blocks alone)
         return [kind == "indexed_attention" for kind in config.layer_types]
     if getattr(config, "model_type", None) == "minimax_m3_vl_text":  # (its sparse blocks)
         return [kind == MINIMAX_M3_SPARSE for kind in config.layer_types]
-    kinds = getattr(config, "indexer_types", None) or ["full"] * config.num_hidden_layers
+    kinds = getattr(config, "indexer_types", None) or ["full"] * block_count(config)
     return [kind == "full" for kind in kinds]
 
 
@@ -3943,7 +3997,7 @@ def inkling_attention_shapes(config) -> list[dict[str, Any]]:
     and its block attention residual's queries before the attention (`residual_queries`: one
     a projection's input, three in a full block, one in a windowed one, none in block 0); an
     empty entry for each block of another family."""
-    n = config.num_hidden_layers
+    n = block_count(config)
     model_type = getattr(config, "model_type", None)
     if model_type not in ("inkling_text", "inkling2_text"):
         return [{} for _ in range(n)]
@@ -5023,6 +5077,17 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # Glm4MoeLiteConfig's (GLM-4.7-Flash's shape, as its class says): DeepSeek-V3's latent
     # attention keys (head_dim the class's qk_rope_head_dim), block 0 dense (10240), then 64
     # experts of 1536, 4 a token, and one shared expert in each of 46 blocks; untied.
+    # LongcatFlashConfig's (5.25: its docstring names LongCat-Flash-Chat's shape): 28 blocks
+    # (num_layers; num_hidden_layers 56, config_from_dict) of two latent attentions of 64
+    # heads on hidden 6144, two dense MLPs of 12288 and a router over 512 experts of 2048 and
+    # 256 zero experts (12 a token), untied: 560,664,958,976 parameters.
+    "longcat_flash": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "hidden_size": 6144,
+                      "num_layers": 28, "ffn_hidden_size": 12288, "num_attention_heads": 64,
+                      "max_position_embeddings": 131072, "kv_lora_rank": 512,
+                      "q_lora_rank": 1536, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64,
+                      "v_head_dim": 128, "head_dim": 64, "num_local_experts": 512,
+                      "num_experts_per_tok": 12, "zero_expert_num": 256,
+                      "expert_ffn_hidden_size": 2048, "router_bias": False},
     "glm4_moe_lite": {**_LLAMA_DEFAULTS, "vocab_size": 154880, "hidden_size": 2048,
                       "intermediate_size": 10240, "num_hidden_layers": 47,
                       "num_attention_heads": 20, "num_key_value_heads": 20,
@@ -5788,6 +5853,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values = beam_block_kinds(values)
     if values.get("model_type") == "mimo_v2_flash":
         values = mimo_v2_flash_values(values)
+    if values.get("model_type") == "longcat_flash":
+        values = longcat_flash_values(values, given)
     if values.get("model_type") == "jetmoe" and "num_attention_heads" not in given:
         # JetMoeConfig's __post_init__: a token's query heads are its experts' KV heads where
         # config.json gives none (a given value is kept, and counts nothing: JetMoeAttention
@@ -5891,6 +5958,24 @@ def modernbert_decoder_values(values: dict[str, Any]) -> dict[str, Any]:
     if "sliding_window" not in values:
         values["sliding_window"] = (values["local_attention"] // 2 if values["local_attention"]
                                     else None)
+    return values
+
+
+def longcat_flash_values(values: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """A LongCat-Flash config.json's values as transformers 5.25's LongcatFlashConfig reads
+    them: its blocks num_layers, or half a num_hidden_layers given (the class's setter, which
+    wins where both are given), num_hidden_layers always twice them (its property: the cache's
+    entries, two latent attentions a block); the dense MLPs' width ffn_hidden_size (its
+    attribute_map's intermediate_size), the experts' expert_ffn_hidden_size."""
+    values = dict(values)
+    if isinstance(given.get("num_hidden_layers"), int):
+        values["num_layers"] = given["num_hidden_layers"] // 2
+    values["num_hidden_layers"] = 2 * values["num_layers"]
+    for own, llama in (("ffn_hidden_size", "intermediate_size"),
+                       ("expert_ffn_hidden_size", "moe_intermediate_size")):
+        if llama in given and own not in given:  # (the attribute_map's name given)
+            values[own] = given[llama]
+        values[llama] = values[own]
     return values
 
 
@@ -7227,6 +7312,10 @@ RELEASE_REASONS = {"inkling2_text": "5.23's Inkling2ForCausalLM is another model
                    "bailing_hybrid": "5.20 to 5.24 have BailingHybridConfig but ignore its "
                    "SwiGLU limits, which the published checkpoints set, and 5.20 to 5.23 "
                    "build no query rank",
+                   "longcat_flash": "5.17 to 5.24 have LongcatFlashConfig but build its "
+                   "experts' gate_up_proj with rows for the zero experts too, which no token "
+                   "reads and 5.25 builds none of (the same checkpoint holds other shapes "
+                   "and counts on the two: 5.17 refuses one 5.25 saved)",
                    "cohere_compass_text": "5.17 to 5.20 have CohereCompassTextConfig but "
                    "rotate by ERNIE-4.5-VL's reordered frequencies, ignoring the published "
                    "mrope_interleaved, where 5.21 on rotates as Qwen3-VL's interleaved M-RoPE "
@@ -8855,11 +8944,11 @@ def query_heads_per_block(config) -> list[int | None]:
     config's), None for each block of a config without such a list."""
     heads = getattr(config, "num_attention_heads_per_layer", None)
     if heads is None:
-        return [None] * config.num_hidden_layers
-    if len(heads) != config.num_hidden_layers:
+        return [None] * block_count(config)
+    if len(heads) != block_count(config):
         raise PrunebenchError(
             f"config lists {len(heads)} num_attention_heads_per_layer for "
-            f"{config.num_hidden_layers} blocks: the checkpoint's config.json is inconsistent; "
+            f"{block_count(config)} blocks: the checkpoint's config.json is inconsistent; "
             "re-download the model or re-run its prune step")
     return list(heads)
 
@@ -8885,17 +8974,22 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
         return griffin_shapes(config)  # RecurrentGemma (never width-pruned)
     if shapes is None and getattr(config, "model_type", None) in ("zamba", "zamba2"):
         return zamba_shapes(config)  # (never width-pruned)
+    if shapes is None and family(config).block_count_key != "num_hidden_layers":
+        # LongCat-Flash's blocks, alike (never width-pruned): each its two latent attentions,
+        # two dense MLPs and its shortcut MoE (longcat_flash_block_params)
+        return [dict(default_layer_shape(config), sparse_mlp=True)
+                for _ in range(block_count(config))]
     if shapes is None and family(config).rwkv_blocks:
         # RWKV's blocks: no heads (no KV cache), channel mixing never width-pruned
         return [{**MAMBA1_SHAPE, "mamba1": False, "rwkv": True}
-                for _ in range(config.num_hidden_layers)]
+                for _ in range(block_count(config))]
     if shapes is None and family(config).mamba_stack:
         # Mamba's and Mamba-2's blocks: no heads (no KV cache), no MLP (never width-pruned)
-        return [{**MAMBA1_SHAPE} for _ in range(config.num_hidden_layers)]
+        return [{**MAMBA1_SHAPE} for _ in range(block_count(config))]
     if shapes is None and family(config).mlstm_blocks:
         # xLSTM's blocks: no heads (no KV cache), counted whole (never width-pruned)
         return [{**MAMBA1_SHAPE, "mamba1": False, "mlstm": True}
-                for _ in range(config.num_hidden_layers)]
+                for _ in range(block_count(config))]
     if shapes is None:
         if is_moe(config) or any(linear_attention_blocks(config)):
             # Each block's MLP kind (Qwen3-MoE and Qwen2-MoE may mix dense blocks in): the
@@ -8924,7 +9018,7 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
                 # ZayaRouter builds router_states_scale by index, in every block but block 0
                 shapes[0]["router_reads_state"] = False
             return shapes
-        shapes = [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
+        shapes = [default_layer_shape(config) for _ in range(block_count(config))]
         if family(config).last_block_dense_bias and shapes:  # GPT-NeoX-Japanese's dense_bias
             shapes[-1]["o_proj_bias"] = True
         if family(config).first_attention_unnormed and shapes:  # ModernBERT-decoder's block 0
@@ -8932,9 +9026,9 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
         for i in cross_attention_blocks(config):  # (Llama 3.2 Vision's)
             shapes[i]["cross_attention"] = True
         return shapes
-    if len(shapes) != config.num_hidden_layers:
+    if len(shapes) != block_count(config):
         raise PrunebenchError(
-            f"config lists {len(shapes)} layer_shapes for {config.num_hidden_layers} blocks: "
+            f"config lists {len(shapes)} layer_shapes for {block_count(config)} blocks: "
             "the checkpoint's config.json is inconsistent; re-run its prune step")
     shapes = [dict(default_layer_shape(config), **s) for s in shapes]
     if family(config).first_attention_unnormed and shapes:  # (a width-pruned one's too)
@@ -8954,7 +9048,7 @@ def latent_block_shapes(config) -> list[dict[str, Any]]:
     per_layer_config, where its sliding blocks' heads, ranks and widths differ from the
     indexed ones': mla_params, the KV cache's widths); an empty entry for each block of
     another family."""
-    n = config.num_hidden_layers
+    n = block_count(config)
     if getattr(config, "model_type", None) != "dots3_note_text":
         return [{} for _ in range(n)]
     return [{"latent": {key: per_layer_value(config, i, key) for key in LATENT_KEYS}}
@@ -8966,8 +9060,10 @@ def latent_cache_widths(config) -> list[int]:
     its rotated key (qk_rope_head_dim), its own where its blocks differ (Dots 3 Note's
     `latent_block_shapes`), the config's else."""
     owns = [shape.get("latent") or {} for shape in layer_shapes(config)]
-    return [own.get("kv_lora_rank", config.kv_lora_rank)
-            + own.get("qk_rope_head_dim", config.qk_rope_head_dim) for own in owns]
+    # (a LongCat-Flash block's two latent attentions: both widths)
+    return [(own.get("kv_lora_rank", config.kv_lora_rank)
+             + own.get("qk_rope_head_dim", config.qk_rope_head_dim))
+            * cache_entries_per_block(config) for own in owns]
 
 
 def window_block_shapes(config) -> list[dict[str, Any]]:
@@ -8976,7 +9072,7 @@ def window_block_shapes(config) -> list[dict[str, Any]]:
     config's and a sink logit per query head, a full-attention block's neither); an empty
     entry for each block of another family."""
     if not family(config).window_kv_and_sinks:
-        return [{} for _ in range(config.num_hidden_layers)]
+        return [{} for _ in range(block_count(config))]
     return [{"num_key_value_heads": 2 * kv_heads(config), "sinks": True} if window
             else {"sinks": False} for window in sliding_windows(config)]
 
@@ -8995,7 +9091,7 @@ def sliding_windows(config: LlamaConfig) -> list[int | None]:
     if types:  # (Inkling's and ZAYA's windowed blocks: "hybrid_sliding")
         return [window if kind in ("sliding_attention", "hybrid_sliding") else None
                 for kind in types]
-    return [window] * config.num_hidden_layers
+    return [window] * block_count(config)
 
 
 def head_dim(config: LlamaConfig) -> int:
@@ -9062,7 +9158,8 @@ def kv_bytes_per_token(config: LlamaConfig, kv_heads: int, bytes_per_value: int 
         return deepseek_v4_token_bytes(config, config.layer_types[:1] * kv_heads,
                                        bytes_per_value)
     if family(config).latent_attention:
-        blocks = kv_heads // config.num_key_value_heads
+        # (a LongCat-Flash block's two latent attentions: two entries a block)
+        blocks = kv_heads // config.num_key_value_heads * cache_entries_per_block(config)
         width = config.kv_lora_rank + config.qk_rope_head_dim
         indexed = blocks if all(indexer_blocks(config)) else sum(indexer_blocks(config))
         return (blocks * width + indexed * indexer_key_width(config)) * bytes_per_value
@@ -9097,6 +9194,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         return inkling2_block_params(config, shape)
     if getattr(config, "model_type", None) == "deepseek_v4":
         return deepseek_v4_block_params(config, shape)
+    if getattr(config, "model_type", None) == "longcat_flash":
+        return longcat_flash_block_params(config)
     if getattr(config, "model_type", None) == "zamba2":
         return zamba2_block_params(config, shape)
     if family(config).mamba2_blocks:
@@ -9177,6 +9276,17 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     return attn + mlp + norms * norm_params(config) + cross
 
 
+def longcat_flash_block_params(config) -> int:
+    """One LongCat-Flash block's parameters (LongcatFlashDecoderLayer): two latent attentions
+    (`mla_params`), two dense SwiGLU MLPs of ffn_hidden_size, four RMSNorms, and its shortcut
+    MoE's router (`router_param_count`) and n_routed_experts experts (a zero expert holds no
+    parameter: transformers 5.25's LongcatFlashExperts)."""
+    d = config.hidden_size
+    dense = 3 * d * config.ffn_hidden_size
+    return (2 * mla_params(config) + 2 * dense + 4 * norm_params(config)
+            + router_param_count(config) + num_experts(config) * expert_param_count(config))
+
+
 def cross_attention_blocks(config) -> list[int]:
     """The blocks of a Llama 3.2 Vision language model that MllamaTextModel builds as
     cross-attention blocks (cross_attention_layers' entries below its depth), which it skips
@@ -9184,7 +9294,7 @@ def cross_attention_blocks(config) -> list[int]:
     if getattr(config, "model_type", None) != "mllama_text_model":
         return []
     listed = getattr(config, "cross_attention_layers", None) or ()
-    return [i for i in range(config.num_hidden_layers) if i in listed]
+    return [i for i in range(block_count(config)) if i in listed]
 
 
 def text_blocks(config) -> list[int]:

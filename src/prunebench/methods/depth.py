@@ -29,8 +29,9 @@ from torch import nn
 from prunebench import PrunebenchError
 from prunebench.methods import registry, sizing
 from prunebench.checkpoint.device_map import main_device
-from prunebench.checkpoint.param_count import (depth_kept_blocks, depth_needed_kinds, family,
-                                               kolibri1_1_sources, whole_period)
+from prunebench.checkpoint.param_count import (block_count, depth_kept_blocks,
+                                               depth_needed_kinds, family, kolibri1_1_sources,
+                                               set_block_count, whole_period)
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 # Sized from the config alone in the torch-free methods.sizing; named here too, where the depth
 # methods and their callers find them.
@@ -69,14 +70,14 @@ def without_blocks(model, blocks: set[int]):
         with _rwkv_passed_through(model, blocks):
             yield model
         return
-    layers, n = decoder(model).layers, model.config.num_hidden_layers
+    layers, n = decoder(model).layers, block_count(model.config)
     # Models of mixed sliding / full attention pick each layer's mask by config.layer_types[i]:
     # the per-block lists must lose the same entries as the layers (Bamba's attention blocks'
     # indices be renumbered), or later blocks get a neighbour's mask.
     kept = kept_block_lists(model.config, [i for i in range(n) if i not in blocks])
     lists = {key: getattr(model.config, key) for key in kept}
     set_layers(model, nn.ModuleList(layer for i, layer in enumerate(layers) if i not in blocks))
-    model.config.num_hidden_layers = len(decoder(model).layers)
+    set_block_count(model.config, len(decoder(model).layers))
     for key, values in kept.items():
         setattr(model.config, key, values)
     for i, layer in enumerate(decoder(model).layers):  # (Beam's: as remove_blocks renumbers)
@@ -87,7 +88,7 @@ def without_blocks(model, blocks: set[int]):
         set_layers(model, layers)
         for i, layer in enumerate(layers):
             set_residual_places(layer, i)
-        model.config.num_hidden_layers = n
+        set_block_count(model.config, n)
         for key, values in lists.items():
             setattr(model.config, key, values)
 
@@ -188,7 +189,7 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
     The block count is solved (and infeasible targets refused) before the possibly long scoring.
     `score_blocks()` returns (a score per block, higher = more important; extra report fields).
     """
-    n = model.config.num_hidden_layers
+    n = block_count(model.config)
     removable = depth_removable(model.config, p["protect_first"], p["protect_last"])
     k = solve_num_blocks(model.config, target_params, removable)
     check_kinds_left(model.config, removable, k)
@@ -430,7 +431,7 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int,
         with scored_losses(model, dtype, calibration, p["batch_size"], progress) as losses:
             base_ppl = nll_to_ppl(losses.nll(set()))
             log.info("dense calibration PPL %.3f (%s)", base_ppl, p["dtype"])
-            scores = ppl_scores(losses, model.config.num_hidden_layers,
+            scores = ppl_scores(losses, block_count(model.config),
                                 depth_kept_blocks(model.config),
                                 lambda block: sizing.with_readers(model.config, block))
         return scores, {"calibration_ppl_dense": base_ppl, "dtype": p["dtype"],

@@ -24,7 +24,7 @@ import math
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import is_moe, is_scored_weight, zamba2_slot
+from prunebench.checkpoint.param_count import block_count, is_moe, is_scored_weight, zamba2_slot
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import prune_one_shot, require_calibration
 from prunebench.checkpoint.device_map import main_device
@@ -123,7 +123,7 @@ def _scaled_sums(model, calibration: torch.Tensor, batch_size: int, compute: tor
     device = main_device(model)  # where inputs go, also for a dispatched model
     n_rows = calibration.shape[0]
     batches = [calibration[i:i + batch_size] for i in range(0, n_rows, batch_size)]
-    sums = torch.zeros(model.config.num_hidden_layers, dtype=torch.float64, device=device)
+    sums = torch.zeros(block_count(model.config), dtype=torch.float64, device=device)
     state = {"last": False}
 
     def reducer(block: int):

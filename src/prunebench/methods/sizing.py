@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from prunebench import FamilyUnsupported, PrunebenchError
-from prunebench.checkpoint.param_count import (INKLING2_GROUPS, aligned_periods,
+from prunebench.checkpoint.param_count import (INKLING2_GROUPS, aligned_periods, block_count,
                                                block_param_count, broken_reads,
                                                count_params, depth_kept_blocks, depth_needed_kinds,
                                                depth_removed_params,
@@ -64,7 +64,7 @@ def depth_removable(config, protect_first: int, protect_last: int) -> list[int]:
     (protected or needed) reads, Kolibri-1.1's keys' and candidate pools' sources
     (param_count.broken_reads: a source goes only with all its readers). Every number of these
     blocks can go so (from the last back: a block reads only blocks before it)."""
-    blocks = removable_blocks(config.num_hidden_layers, protect_first, protect_last,
+    blocks = removable_blocks(block_count(config), protect_first, protect_last,
                               depth_kept_blocks(config))
     read: set[int] = set()
     while broken := broken_reads(config, blocks):  # (a source read by a kept reader stays)
@@ -73,7 +73,7 @@ def depth_removable(config, protect_first: int, protect_last: int) -> list[int]:
     if not blocks:
         raise PrunebenchError(
             f"protect_first={protect_first} and protect_last={protect_last} leave no removable "
-            f"block out of {config.num_hidden_layers}: the blocks {sorted(read)} they leave "
+            f"block out of {block_count(config)}: the blocks {sorted(read)} they leave "
             "removable are read by blocks they protect (their keys and values or candidate "
             "pool), so stay: lower them (0 and 0 switch the protection off)")
     return blocks
@@ -109,14 +109,14 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
             "block: depth pruning cannot reach it; choose a smaller target")
     smallest = count_params(config) - sum(sizes)
     if target_params < smallest - (sizes[-1] if sizes else 0) / 2:
-        protected = len(removable) < config.num_hidden_layers
+        protected = len(removable) < block_count(config)
         raise PrunebenchError(
             f"target {target_params:,} params is below {smallest:,}, the size with every removable "
             f"block gone (embeddings{' and protected blocks' if protected else ''} stay): choose "
             "a larger target" + (" or protect fewer blocks (protect_first / protect_last)"
                                  if protected else "")
             + staying_note(config, removable))
-    if best_k >= config.num_hidden_layers:
+    if best_k >= block_count(config):
         raise PrunebenchError(
             f"target {target_params:,} params would remove every block, leaving no model: "
             "choose a larger target")
@@ -130,7 +130,7 @@ def staying_note(config, removable: Sequence[int]) -> str:
              "(depth_kept_blocks)" if (needed := depth_kept_blocks(config)) else "")
             + (f"; blocks {read} stay while blocks kept read them (their keys and values or "
                "candidate pool: param_count.broken_reads)" if (read := [
-                   b for b in range(config.num_hidden_layers)
+                   b for b in range(block_count(config))
                    if b not in removable and broken_reads(config, [*removable, b])]) else ""))
 
 
@@ -150,7 +150,7 @@ def sized_by_mix(config, removable: Sequence[int]) -> bool:
     `removable` make more than READERS_CHOICE_MOST sets closed under reading (`readers_closed`:
     its mixes are not enumerated, the plan sizes the largest blocks first)."""
     if getattr(config, "model_type", None) == "kolibri1_1":
-        return readers_closed(config, removable, config.num_hidden_layers) is not None
+        return readers_closed(config, removable, block_count(config)) is not None
     return getattr(config, "model_type", None) == "zamba2"
 
 
@@ -162,7 +162,7 @@ def mix_classes(config) -> list[int]:
     (param_count.depth_removed_params)."""
     if getattr(config, "model_type", None) == "zamba2":
         hybrid = set(zamba2_hybrid_ids(config))
-        return [0 if b in hybrid else 1 for b in range(config.num_hidden_layers)]
+        return [0 if b in hybrid else 1 for b in range(block_count(config))]
     sizes = [block_param_count(config, shape) for shape in layer_shapes(config)]
     ranks = {size: rank for rank, size in enumerate(sorted(set(sizes), reverse=True))}
     return [ranks[size] for size in sizes]
@@ -190,7 +190,7 @@ def zamba2_mixes(config, removable: Sequence[int]) -> dict[tuple[int, int], tupl
     block no kept hybrid block runs), whichever blocks the criterion chooses."""
     hybrid = set(zamba2_hybrid_ids(config))
     mamba = [b for b in removable if b not in hybrid]
-    cycles = zamba2_hybrid_removals(config, removable, [0.0] * config.num_hidden_layers)
+    cycles = zamba2_hybrid_removals(config, removable, [0.0] * block_count(config))
     return {(c, m): (*taken, *mamba[:m]) for c, (_, taken) in cycles.items()
             for m in range(len(mamba) + 1)}
 
@@ -199,7 +199,7 @@ def readers_mixes(config, removable: Sequence[int]) -> dict[tuple[int, ...], tup
     """For each mix of a Kolibri-1.1 model's block sizes (`mix_classes`) that a depth prune
     can remove among `removable` (a source with all its readers: `readers_closed`, and any
     blocks no block reads), leaving a block, one such removal: mix -> its blocks."""
-    classes, n = mix_classes(config), config.num_hidden_layers
+    classes, n = mix_classes(config), block_count(config)
     mixes: dict[tuple[int, ...], tuple[int, ...]] = {}
     closed = enumerated_closed(config, removable, n)  # (sized_by_mix: plans within the bound)
     seen = set()
@@ -282,7 +282,7 @@ def zamba2_counts(config, removable: Sequence[int]) -> list[int]:
     any of its removable Mamba blocks with a number of hybrid blocks that whole cycles make."""
     hybrid = set(zamba2_hybrid_ids(config))
     mamba = len([b for b in removable if b not in hybrid])
-    cycles = zamba2_hybrid_removals(config, removable, [0.0] * config.num_hidden_layers)
+    cycles = zamba2_hybrid_removals(config, removable, [0.0] * block_count(config))
     return sorted({c + a for c in cycles for a in range(mamba + 1)})
 
 
@@ -305,7 +305,7 @@ def within_counts(config, removable: Sequence[int], removed,
     if mix is None:
         return True
     if getattr(config, "model_type", None) == "kolibri1_1":
-        zeros = [0.0] * config.num_hidden_layers
+        zeros = [0.0] * block_count(config)
         return readers_removal(config, removable, zeros, sum(mix), mix, removed) is not None
     return all(have <= most for have, most in zip(class_counts(mix_classes(config), removed),
                                                   mix))
@@ -388,7 +388,7 @@ def readers_removal(config, removable: Sequence[int], scores: Sequence[float], k
     enumerated as `closed`)."""
     if closed is None:
         closed = enumerated_closed(config, removable, k)
-    classes = mix_classes(config) if mix is not None else [0] * config.num_hidden_layers
+    classes = mix_classes(config) if mix is not None else [0] * block_count(config)
     wanted = mix if mix is not None else (k,)
     options = []
     for forced, unread in closed:
@@ -517,7 +517,7 @@ def solve_whole_periods(config, target_params: int, removable: list[int]) -> int
     closest number of blocks. A target nearer the dense model than any removal of periods, or
     below the size with every run removed by more than half a period, is refused naming the
     sizes that work nearest to it."""
-    period, n = whole_period(config), config.num_hidden_layers
+    period, n = whole_period(config), block_count(config)
     total, per_period = count_params(config), period_params(config)
     aligned = aligned_periods(config)
     most = min(period_runs(removable, period, aligned), (n - 1) // period)  # (a block stays)
@@ -563,7 +563,7 @@ def whole_period_choice(config, removable: Sequence[int], scores: Sequence[float
     least of any such choice, found exactly by dynamic programming over the blocks. Removing
     such runs leaves every later block of the kinds a Jamba config's offsets give it
     (param_count.period_of), and every kept Inkling 2 block its role."""
-    period, n = whole_period(config), config.num_hidden_layers
+    period, n = whole_period(config), block_count(config)
     runs, free, aligned = k // period, set(removable), aligned_periods(config)
     # best[i][j]: the least sum and the blocks removed, j runs taken among blocks < i
     best = [[(0.0, ())] + [(math.inf, ())] * runs]
@@ -595,7 +595,7 @@ def check_kinds_left(config, removable: list[int], k: int) -> None:
     kind (kind_keeping_choice, leaves_each_kind), so a plan this passes is pruned whatever the
     scores (depth_angular's one run of consecutive blocks may still find no run that keeps
     each kind: its plan says so, `run_starts`)."""
-    kept = [b for b in range(config.num_hidden_layers) if b not in removable]
+    kept = [b for b in range(block_count(config)) if b not in removable]
     if getattr(config, "model_type", None) == "zamba2":
         if k not in (counts := zamba2_counts(config, removable)):
             raise PrunebenchError(
@@ -772,7 +772,7 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
             and len({shape.get("indexer", True) for shape in shapes}) == 1
             and len({str(shape.get("latent")) for shape in shapes}) == 1
             and len({shape.get("compressor") for shape in shapes}) == 1)
-    return {"blocks_removed": k, "blocks_after": config.num_hidden_layers - k,
+    return {"blocks_removed": k, "blocks_after": block_count(config) - k,
             "params_after": count_params(config) - depth_removed_params(config, removed),
             **({"hybrid_blocks_removed": mix[0]} if zamba2 else {}),
             **({"blocks_removed_by_size": [[size, count] for size, count in zip(
@@ -798,7 +798,7 @@ def plan_depth_ppl(config, target_params: int, **params) -> dict:
     """What depth pruning will do to a model of this config, from the config alone; its cost:
     one pass over the calibration windows for the dense model and one without each block."""
     plan = plan_whole_blocks("depth_ppl", config, target_params, **params)
-    return {**plan, "calibration_passes": config.num_hidden_layers + 1}
+    return {**plan, "calibration_passes": block_count(config) + 1}
 
 
 def plan_depth_taylor(config, target_params: int, **params) -> dict:
@@ -815,10 +815,10 @@ def plan_sleb(config, target_params: int, **params) -> dict:
     refuse_block_by_block(config, "sleb")
     plan = plan_whole_blocks("sleb", config, target_params, **params)
     p = registry.checked_params("sleb", params)
-    removable = removable_blocks(config.num_hidden_layers, p["protect_first"],
+    removable = removable_blocks(block_count(config), p["protect_first"],
                                  p["protect_last"], depth_kept_blocks(config))
     check_one_by_one(config, removable, plan.get("hybrid_blocks_removed", 0), "sleb")
-    candidates = config.num_hidden_layers - p["protect_first"] - p["protect_last"]
+    candidates = block_count(config) - p["protect_first"] - p["protect_last"]
     rounds = plan["blocks_removed"]
     return {**plan, "calibration_passes": 1 + sum(candidates - r for r in range(rounds))}
 
@@ -918,7 +918,7 @@ def check_sublayer_target(config, target_params: int, units: list[tuple[str, int
             f"target {target_params:,} params is below {smallest:,}, the size with every "
             "removable sublayer gone (embeddings, norms and protected blocks stay): choose a "
             "larger target, remove both kinds (block_type: mix) or protect fewer blocks")
-    if len(rest) == config.num_hidden_layers:
+    if len(rest) == block_count(config):
         # The last removal takes the last block, so the count before it must stay the closer:
         # the target at least half that step above the empty model (a tie keeps fewer). Which
         # sublayer is left last depends on the data, so the largest step is the bound (an MLP
@@ -1089,7 +1089,7 @@ def solve_uniform(config, blocks: Sequence[int], target: int,
         raise PrunebenchError(f"target {target:,} params exceeds the model's {dense:,}: "
                               "choose a smaller target")
     if target < floor * (1 - tolerance):
-        every = len(blocks) == config.num_hidden_layers
+        every = len(blocks) == block_count(config)
         # What the method's rules remove at their utmost (a method may keep every head).
         utmost = [shapes for i, shapes in enumerate(uniform_shapes(
             config, blocks, 1.0, groups_rule, channels_rule, biases)) if i in set(blocks)]
@@ -1190,7 +1190,7 @@ def pruned_layer_shapes(config, ratio: float, block_start: int | None = None,
                         block_end: int | None = None) -> list[dict[str, Any]]:
     """Per-block shapes after LLM-Pruner with `ratio` over the block range (config only)."""
     _check_ratio(ratio)
-    blocks = width_blocks(config, block_range(config.num_hidden_layers, block_start, block_end))
+    blocks = width_blocks(config, block_range(block_count(config), block_start, block_end))
     return uniform_shapes(config, blocks, ratio, groups_rule(config), channels_removed)
 
 
@@ -1229,7 +1229,7 @@ def plan_llm_pruner(config, target_params: int, **params) -> dict:
     """The solved ratio and exact size, from the config alone (no weights, no data)."""
     refuse_moe(config, "llm_pruner (width pruning)", keeps_heads=True)
     p = registry.checked_params("llm_pruner", params)
-    blocks = width_blocks(config, block_range(config.num_hidden_layers, p["block_start"],
+    blocks = width_blocks(config, block_range(block_count(config), p["block_start"],
                                               p["block_end"]))
     if p["ratio"] is not None:  # checked with the other parameters
         ratio = float(p["ratio"])
@@ -1241,7 +1241,7 @@ def plan_llm_pruner(config, target_params: int, **params) -> dict:
                                channels_removed)
         ratio, params_after, shapes = solved["ratio"], solved["params"], solved["shapes"]
     return {"ratio": round(ratio, 4), "blocks": f"{blocks[0]}..{blocks[-1]}",
-            "params_after": params_after, "blocks_after": config.num_hidden_layers,
+            "params_after": params_after, "blocks_after": block_count(config),
             "kv_heads_kept": kv_head_count(shapes)}
 
 
@@ -1278,14 +1278,14 @@ def plan_flap(config, target_params: int, **params) -> dict:
     refuse_moe(config, "flap (width pruning)", keeps_heads=True)
     p = registry.checked_params("flap", params)
     if p["structure"] == "UL-UM":
-        solved = solve_uniform(config, width_blocks(config, range(config.num_hidden_layers)),
+        solved = solve_uniform(config, width_blocks(config, range(block_count(config))),
                                int(target_params), lambda n, r: int(r * n),
                                lambda n, r: int(n * r), biases=p["bias_compensation"])
         return {"structure": "UL-UM", "ratio": round(solved["ratio"], 4),
-                "params_after": solved["params"], "blocks_after": config.num_hidden_layers,
+                "params_after": solved["params"], "blocks_after": block_count(config),
                 "kv_heads_kept": kv_head_count(solved["shapes"])}
     al_am_floor(config, int(target_params), p["bias_compensation"])  # refused here, not late
-    return {"structure": "AL-AM", "params_after": None, "blocks_after": config.num_hidden_layers,
+    return {"structure": "AL-AM", "params_after": None, "blocks_after": block_count(config),
             "kv_heads_kept": None,  # heads and channels compete for one budget
             "note": "per-block widths depend on calibration; size within one unit of the target"}
 
@@ -1302,10 +1302,10 @@ def plan_wanda_sp(config, target_params: int, **params) -> dict:
     refuse_moe(config, "wanda_sp (width pruning)", keeps_heads=True)
     registry.checked_params("wanda_sp", params)
     groups, channels = wanda_sp_rules()
-    solved = solve_uniform(config, width_blocks(config, range(config.num_hidden_layers)),
+    solved = solve_uniform(config, width_blocks(config, range(block_count(config))),
                            int(target_params), groups, channels)
     return {"ratio": round(solved["ratio"], 4), "params_after": solved["params"],
-            "blocks_after": config.num_hidden_layers,
+            "blocks_after": block_count(config),
             "kv_heads_kept": kv_head_count(solved["shapes"])}
 
 
