@@ -103,7 +103,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_codegen.py \
 	tests/test_doge.py \
 	tests/test_modernbert_decoder.py \
-	tests/test_mimo_v2_flash.py tests/test_jetmoe.py \
+	tests/test_mimo_v2_flash.py tests/test_jetmoe.py tests/test_longcat_flash.py \
 	tests/test_flint_kolibri1_minicpm5_moe.py tests/test_ergo.py \
 	tests/test_kolibri1_1.py \
 	tests/test_sarvam_moe_param2moe.py \

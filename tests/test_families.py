@@ -779,6 +779,18 @@ FAMILIES = {
         index_num_sink_tokens=1, mlp_only_layers=[0], mlp_only_intermediate_size=128,
         moe_intermediate_size=32, shared_expert_intermediate_size=48, num_experts=4,
         num_experts_per_tok=2, initializer_range=0.1),
+    # LongCat-Flash (5.25 on): 4 blocks (num_layers; num_hidden_layers 8, the cache's
+    # entries), each two of DeepSeek-V3's tiny latent attentions of 4 heads (a query rank of
+    # 24; q_a_proj, kv_a_proj_with_mqa and o_proj biased here, false as published), two dense
+    # MLPs of 128 and a shortcut MoE: a softmax router over 4 experts of 32 and 2 zero
+    # experts, 2 a token, weights scaled by 1.5. Std 0.1.
+    "longcat_flash": lambda: newer_config(
+        "longcat_flash", **{k: v for k, v in SMALL.items() if k not in (
+            "num_hidden_layers", "intermediate_size", "num_key_value_heads")},
+        num_layers=4, ffn_hidden_size=128, q_lora_rank=24, kv_lora_rank=16,
+        qk_nope_head_dim=8, qk_rope_head_dim=4, head_dim=4, v_head_dim=8, attention_bias=True,
+        n_routed_experts=4, zero_expert_num=2, moe_topk=2, expert_ffn_hidden_size=32,
+        routed_scaling_factor=1.5, initializer_range=0.1),
     # MiniCPM5-MoE (5.25 on): LLaMA's attention with each head's output gate beside its query
     # (q_gate_proj), block 0 dense (first_k_dense_replace 1, as its class derives), then
     # DeepSeek-V3's grouped sigmoid router choosing 2 of 4 experts of 32 in 2 groups, scaled by
@@ -1359,7 +1371,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "inkling2_text",
        "beam",
        "dots3_note_text",
-       "mimo_v2_flash", "jetmoe",
+       "mimo_v2_flash", "jetmoe", "longcat_flash",
        "flint", "kolibri1", "minicpm5_moe", "kolibri1_1",
        "jamba", "ergo", "sarvam_moe", "param2moe", "sarvam_mla",
        "zaya"}
@@ -1472,6 +1484,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "mellum": "MellumForCausalLM",
            "mimo_v2_flash": "MiMoV2FlashForCausalLM",
            "jetmoe": "JetMoeForCausalLM",
+           "longcat_flash": "LongcatFlashForCausalLM",
            "flint": "FlintForCausalLM", "kolibri1": "Kolibri1ForCausalLM",
            "minicpm5_moe": "MiniCPM5MoeForCausalLM", "kolibri1_1": "Kolibri1_1ForCausalLM",
            "ergo": "ErgoForCausalLM",

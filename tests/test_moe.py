@@ -21,7 +21,8 @@ from transformers import AutoModelForCausalLM
 from prunebench import PrunebenchError
 from prunebench.checkpoint import moe_fuse
 from prunebench.checkpoint.local_import import import_local
-from prunebench.checkpoint.param_count import (FLOAT16_REASONS, active_experts, config_from_dict,
+from prunebench.checkpoint.param_count import (FLOAT16_REASONS, active_experts, block_count,
+                                               config_from_dict,
                                                num_experts,
                                                sparse_mlp_blocks)
 from prunebench.methods.registry import method_function
@@ -126,6 +127,10 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              # tests/test_mimo_v2_flash.py)
              "mimo_v2_flash": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
                                "down_proj"),
+             # (Qwen2-MoE's under the shortcut MoE, its router `mlp.router.classifier`; its
+             # `model.mtp.*` layers: tests/test_longcat_flash.py)
+             "longcat_flash": ("mlp.router.classifier.weight", "mlp.experts", "gate_proj",
+                               "up_proj", "down_proj"),
              # (Qwen2-MoE's; their published renames: tests/test_flint_kolibri1_minicpm5_moe.py,
              # Kolibri-1.1's: tests/test_kolibri1_1.py)
              **dict.fromkeys(("flint", "kolibri1", "minicpm5_moe", "kolibri1_1"),
@@ -390,7 +395,7 @@ def test_depth_methods_remove_exactly_the_blocks_they_name(name, method, params,
     # memory layout, may round their last bit otherwise than the same weights loaded).
     save_model(family_model(name), None, tmp_path / "dense")
     model = load_model(tmp_path / "dense")
-    dense_params, blocks = numel(model), model.config.num_hidden_layers
+    dense_params, blocks = numel(model), block_count(model.config)
     # (whole periods or groups only: tests/test_jamba.py, tests/test_inkling2.py)
     if name in ("jamba", "inkling2_text") and method == "sleb":
         with pytest.raises(PrunebenchError, match="sleb removes one block a round"):
@@ -400,7 +405,7 @@ def test_depth_methods_remove_exactly_the_blocks_they_name(name, method, params,
     report = method_function(method)(model, ids(8, 24, seed=3), int(0.8 * dense_params),
                                       **params)
     removed = report["removed_blocks"]
-    assert removed and model.config.num_hidden_layers == blocks - len(removed)
+    assert removed and block_count(model.config) == blocks - len(removed)
     expected = remove_blocks(load_model(tmp_path / "dense"), removed)
     x = ids()
     assert torch.equal(logits(model, x), logits(expected, x))
@@ -595,7 +600,8 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
 
     model = family_model(name)
     if name in ("deepseek_v3", "mistral4", "deepseek_v32", "glm4_moe_lite", "glm_moe_dsa",
-                "axk1", "dots3_note_text", "hy_v4", "axk2", "deepseek_v2"):
+                "axk1", "dots3_note_text", "hy_v4", "axk2", "deepseek_v2",
+                "longcat_flash"):
         # latent attention (plan.lora_settings.LATENT_TARGETS): q_proj its query path, its
         # q_a_proj and q_b_proj (A.X K2's q_gate_proj; DeepSeek-V2's one q_proj without a
         # query rank), o_proj its o_proj (k_proj and v_proj: tests/test_deepseek.py)
@@ -605,8 +611,10 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
         query = {"axk2": ("q_a_proj", "q_gate_proj"),
                  "deepseek_v2": ("q_proj",)}.get(name, ("q_a_proj", "q_b_proj"))
         chosen, _ = lora.lora_target_names(model, ["q_proj", "o_proj"])
-        assert sorted(chosen) == sorted(f"model.layers.{b}.self_attn.{part}" for b in range(4)
-                                        for part in (*query, "o_proj"))
+        # (LongCat-Flash's blocks: two latent attentions each, self_attn.0 and self_attn.1)
+        attentions = ("self_attn.0", "self_attn.1") if name == "longcat_flash" else ("self_attn",)
+        assert sorted(chosen) == sorted(f"model.layers.{b}.{attention}.{part}" for b in range(4)
+                                        for attention in attentions for part in (*query, "o_proj"))
         return
     if name == "deepseek_v4":
         # its attention's own linear layers by target (plan.lora_settings.OWN_TARGETS): q_proj
