@@ -17,6 +17,7 @@ from prunebench import PrunebenchError
 from prunebench.benchmark.timing import UNCACHED_DECODE_NOTE
 from prunebench.checkpoint.param_count import (active_experts, altup_projection_params,
                                                attention_expert_params, block_count,
+                                               block_passes,
                                                caches_tokens,
                                                deepseek_v4_compressed,
                                                expert_param_count, family, final_input_params,
@@ -44,15 +45,19 @@ def _element_size(dtype: str | torch.dtype) -> int:
 
 def read_params(config) -> int:
     """Parameters one decode step must read: every block, the final norm, the LM head (and
-    HY-V4's hc_head before the final norm, ModernBERT-decoder's prediction head after it).
+    HY-V4's hc_head before the final norm, ModernBERT-decoder's prediction head after it);
+    a block as many times as it runs a token (Dory's recurrent blocks once a loop:
+    `block_passes`).
 
     Per-block shapes (width pruning, zero-head blocks) come from `layer_shapes`. The embedding
     table is not read in full (only batch rows), so it is left out (Gemma 4's per-layer
     embedding too, its projection read whole); the LM head is read in full (with tied
     embeddings it is that same table, counted once).
     """
-    # (a Llama 3.2 Vision cross-attention block: skipped on text, never read)
-    params = sum(block_param_count(config, s) for s in layer_shapes(config)
+    # (a Llama 3.2 Vision cross-attention block: skipped on text, never read; a Dory recurrent
+    # block read once a loop)
+    params = sum(passes * block_param_count(config, s)
+                 for s, passes in zip(layer_shapes(config), block_passes(config))
                  if not s.get("cross_attention"))
     if is_moe(config):
         # A token reads its router's top-k experts of each sparse block, not all of them: the
@@ -182,7 +187,11 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     attention blocks cache so, its Kimi Delta Attention blocks a state as a Gated DeltaNet's
     (a recurrent state in float32); MiniMax's lightning attention blocks a key x value matrix
     a head in the model's dtype, no conv state. MiniMax-M3's indexers (beside GQA) cache a key
-    of index_head_dim a position in each block that holds one."""
+    of index_head_dim a position in each block that holds one. A Dory recurrent block's keys
+    and values are read by each of its n_recurrent_loops passes (`block_passes`): with
+    recurrent_kv_cache_mode "per_loop" each loop's own cache layer, with "last_loop" the one
+    layer the last loop writes, which the earlier loops read too (param_count.cache_layers:
+    what is held)."""
     if getattr(config, "model_type", None) == "deepseek_v4":
         return batch * deepseek_v4_cache_bytes(config, seq_len, dtype)
     state = 0
@@ -210,10 +219,13 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     # (a Gemma 4 block's shape gives its own head_dim, and none is cached by a block that
     # reuses another's keys and values); a key of head_dim and a value of value_head_dim a KV
     # head (MiMo-V2-Flash's values narrower than its keys)
-    values = sum(shape["num_key_value_heads"] * min(seq_len, window or seq_len)
+    # (a Dory recurrent block's every loop reads its keys and values: its own copy of them
+    # with recurrent_kv_cache_mode "per_loop", the last loop's with "last_loop")
+    values = sum(passes * shape["num_key_value_heads"] * min(seq_len, window or seq_len)
                  * ((shape.get("head_dim") or head_dim(config))
                     + (shape.get("head_dim") or value_head_dim(config)))
-                 for shape, window in zip(layer_shapes(config), windows)
+                 for shape, window, passes in zip(layer_shapes(config), windows,
+                                                  block_passes(config))
                  if caches_tokens(shape))
     # (MiniMax-M3's indexers: a key of index_head_dim a position in each sparse block)
     values += seq_len * indexer_key_values(config)

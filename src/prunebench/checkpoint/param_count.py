@@ -1404,6 +1404,21 @@ FAMILIES: dict[str, Family] = {
                    depth_only="a dynamic attention mask (A and dt_proj score each key from the "
                               "values of its KV head, kept by keep_window_size) and residuals "
                               "scaled by a learned vector each"),
+    # Dory (NVIDIA's Nemotron-Labs Dory, a looped nGPT): DoryAttention is AFMoE's with no
+    # norm weights (q / k L2-normed over head_dim before the rotation, the queries then scaled
+    # by `sqk`, a sigmoid output gate `gate_proj` scaled by `s_gate`, an L2 norm before o_proj;
+    # attention_bias on q/k/v/o), DoryMLP LLaMA's (mlp_bias) scaled by `suv_gate` / `suv_up`
+    # with an L2 norm before down_proj; Gemma-2's four norm places, all weightless, around an
+    # interpolating residual (`lambda_1`, `lambda_2`); DoryLMHead scales each token's logit
+    # (`logit_scale`, `lm_head_bias_params`). The blocks of its recurrent section run
+    # n_recurrent_loops times (`block_passes`, `dory_sections`).
+    "dory": Family("DoryForCausalLM", "DoryConfig", None, None, "mlp_bias", False,
+                   sandwich_norms=True, rms_norm_weightless=True, output_gate=True,
+                   depth_only="nGPT's weightless L2 norms on the unit sphere, interpolating "
+                              "residuals of learned rates (lambda_1 / lambda_2), scaled queries, "
+                              "output gates and MLP channels (sqk, s_gate, suv_gate / suv_up), "
+                              "and a recurrent section of blocks run n_recurrent_loops times",
+                   min_transformers="5.24.0"),
     # Llama 3.2 Vision's language model (MllamaTextModel): LLaMA's self-attention blocks
     # (MllamaSelfAttentionDecoderLayer: no biases, head_dim hidden / heads) with, at the
     # indices cross_attention_layers lists, cross-attention blocks (MllamaCrossAttentionDecoder
@@ -4426,12 +4441,14 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
             "with a depth method that removes whole blocks (depth_ppl, depth_taylor, depth_mag, "
             "depth_angular, sleb, shortgpt) and benchmark it with the hf or hf_static backend")
     if family(config).depth_only:
+        # (depth_angular's runs are refused where blocks loop: sizing.refuse_runs_of_looped_blocks)
+        angular = "" if len(set(block_passes(config))) > 1 else " depth_angular,"
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
             f"({family(config).model_class}): its blocks hold {family(config).depth_only}, "
             "which prunebench's width surgery, sublayer removal and compiled decoder do not "
             "handle. Prune it with a depth method that removes whole blocks (depth_ppl, "
-            "depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the "
+            f"depth_taylor, depth_mag,{angular} sleb, shortgpt) and benchmark it with the "
             "hf or hf_static backend")
     if family(config).alibi and not keeps_heads and not is_moe(config):  # (experts: below)
         raise FamilyUnsupported(
@@ -4505,8 +4522,12 @@ def norm_params(config) -> int:
 
 def lm_head_bias_params(config) -> int:
     """The LM head's bias, one per vocabulary entry where the family always has one (Phi's)
-    or its config key sets it (PhiMoE's `lm_head_bias`), else none."""
+    or its config key sets it (PhiMoE's `lm_head_bias`), else none; Dory's DoryLMHead holds
+    a logit scale of one per vocabulary entry instead (`logit_scale`, tied or not), which a
+    step reads as a bias."""
     f = family(config)
+    if getattr(config, "model_type", None) == "dory":
+        return config.vocab_size
     key = f.lm_head_bias_key
     if f.lm_head_bias is not None:
         return config.vocab_size if f.lm_head_bias else 0
@@ -4796,6 +4817,14 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                "intermediate_size": 6912, "num_hidden_layers": 30, "num_attention_heads": 20,
                "num_key_value_heads": 5},
     # DogeConfig's (Doge-320M's shape): no head_dim key (hidden / heads), KV heads = heads.
+    # DoryConfig's (Dory1.0-4B's shape): 8 input, 20 recurrent (the rest) and 8 output blocks,
+    # the recurrent ones looped twice; a sliding_attention block but every fourth.
+    "dory": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "hidden_size": 2560,
+             "intermediate_size": 7168, "num_hidden_layers": 36, "num_attention_heads": 16,
+             "num_key_value_heads": 4, "head_dim": 256, "max_position_embeddings": 8192,
+             "sliding_window": 1024, "layer_types": None, "n_input_layers": 8,
+             "n_recurrent_layers": None, "n_output_layers": 8, "n_recurrent_loops": 2,
+             "recurrent_kv_cache_mode": "per_loop"},
     "doge": {**_LLAMA_DEFAULTS, "vocab_size": 32768, "hidden_size": 1024,
              "intermediate_size": 2048, "num_hidden_layers": 32, "num_attention_heads": 8},
     # MllamaTextConfig's (Llama 3.2 11B Vision's language model): 40 blocks, 8 of them
@@ -5872,6 +5901,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["layer_types"] = qwen3_next_layer_types(values)
     if values.get("model_type") == "zaya" and not values.get("layer_types"):
         values["layer_types"] = ["hybrid"] * values["num_hidden_layers"]  # ZayaConfig's
+    if values.get("model_type") == "dory":
+        values.update(dory_values(values))
     if values.get("model_type") == "lara_mini" and not values.get("layer_types"):
         values["layer_types"] = lara_mini_layer_types(values["num_hidden_layers"])
     if values.get("model_type") == "olmo_hybrid":
@@ -6239,6 +6270,9 @@ def kept_block_lists(config, keep: list[int]) -> dict[str, Any]:
         new = {old: i for i, old in enumerate(keep)}
         lists["index_layers"] = [new[b] for b in config.index_layers if b in new]
         lists["kv_source_layers"] = [new[config.kv_source_layers[b]] for b in keep]
+    # (Dory's sections, whose sizes place each kept block in its own: DoryModel slices its
+    # layers by them)
+    lists.update(dory_sections(config, keep))
     if "attention_layers" in lists and getattr(config, "model_type", None) == "gpt_neo":
         # GPTNeoConfig expands attention_types into attention_layers whenever it is built (a
         # reload from config.json): the kept blocks' kinds, in order, as one pattern said once
@@ -6825,7 +6859,8 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               xlstm_unbuilt, inkling_unbuilt, zaya_unbuilt,
               cohere_compass_unbuilt,
               deepseek_v4_unbuilt,
-              beam_unbuilt, rwkv_unbuilt)
+              beam_unbuilt, rwkv_unbuilt,
+              dory_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
@@ -8350,6 +8385,112 @@ LARA_MINI_PERIOD = ("linear_attention", "sliding_attention", "linear_attention",
                     "full_attention", "sliding_attention")
 
 
+DORY_SECTIONS = ("n_input_layers", "n_recurrent_layers", "n_output_layers")
+
+
+def dory_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A Dory config.json's block values as DoryConfig reads them: where its layer_types list
+    each block twice (an attention and an "mlp" entry, as released and as DoryConfig.to_dict
+    writes them), the kinds of the attention entries and num_hidden_layers and the three
+    section sizes halved (the defaults too, as the class halves whatever it holds); without
+    layer_types a sliding_attention block but every fourth; n_recurrent_layers, where null,
+    the blocks the other two sections leave."""
+    kinds = values.get("layer_types")
+    out = {key: values.get(key) for key in ("num_hidden_layers", *DORY_SECTIONS)}
+    if kinds is not None and "mlp" in kinds:
+        kinds = kinds[::2]
+        out = {key: None if value is None else value // 2 for key, value in out.items()}
+    if kinds is None:
+        kinds = ["full_attention" if (i + 1) % 4 == 0 else "sliding_attention"
+                 for i in range(out["num_hidden_layers"])]
+    if out["n_recurrent_layers"] is None:
+        out["n_recurrent_layers"] = (out["num_hidden_layers"] - out["n_input_layers"]
+                                     - out["n_output_layers"])
+    return {**out, "layer_types": kinds}
+
+
+def dory_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a Dory config (config.json's values, or a built config's dict, both in the
+    doubled layout DoryConfig.to_dict writes) transformers does not build as it says, with
+    what to do; None where nothing (and for other families): a doubled layer_types that does
+    not alternate an attention kind and "mlp", or a doubled size that is odd (DoryConfig
+    halves it, dropping a block); sections that are negative or do not sum to
+    num_hidden_layers (DoryConfig refuses the sum, not a negative section: with too few blocks
+    for the input and output sections' defaults the recurrent one comes out negative);
+    n_recurrent_loops below 1."""
+    if values.get("model_type") != "dory":
+        return None
+    raw = {**CONFIG_DEFAULTS["dory"], **{k: v for k, v in values.items() if v is not None
+                                         or k == "n_recurrent_layers"}}
+    kinds = raw.get("layer_types")
+    if kinds is not None and "mlp" in kinds:
+        if kinds[1::2] != ["mlp"] * (len(kinds) // 2) or "mlp" in kinds[::2]:
+            return ("its layer_types list \"mlp\" entries, so DoryConfig reads them as each "
+                    "block's attention kind followed by \"mlp\", which they do not alternate: "
+                    "write each block as its kind and \"mlp\" (the released layout), or list one "
+                    "kind a block without \"mlp\"")
+        odd = [key for key in ("num_hidden_layers", *DORY_SECTIONS)
+               if raw.get(key) is not None and raw[key] % 2]
+        if odd:
+            return (f"its layer_types list each block twice (its kind and \"mlp\"), so DoryConfig "
+                    f"halves num_hidden_layers and the section sizes, and {', '.join(odd)} "
+                    "is odd (halving drops a block): write twice each size in blocks")
+    read = dory_values(raw)
+    sections = {key: read[key] for key in DORY_SECTIONS}
+    if min(sections.values()) < 0 or sum(sections.values()) != read["num_hidden_layers"]:
+        return (f"its sections of n_input_layers {sections['n_input_layers']}, "
+                f"n_recurrent_layers {sections['n_recurrent_layers']} and n_output_layers "
+                f"{sections['n_output_layers']} blocks (DoryConfig's reading: 8, the rest and 8 "
+                f"where left out) do not split its {read['num_hidden_layers']} blocks: set the "
+                "three so that none is negative and they sum to num_hidden_layers")
+    if not isinstance(raw["n_recurrent_loops"], int) or raw["n_recurrent_loops"] < 1:
+        return (f"n_recurrent_loops is {raw['n_recurrent_loops']!r}: DoryModel runs its "
+                "recurrent section that many times, at least once: set a whole number >= 1")
+    return None
+
+
+def dory_sections(config, keep: list[int]) -> dict[str, int]:
+    """A Dory config's three section sizes for the blocks `keep` (each kept block stays in its
+    section: a removed recurrent block leaves every loop); none for other families."""
+    if getattr(config, "model_type", None) != "dory":
+        return {}
+    first = config.n_input_layers
+    last = first + config.n_recurrent_layers
+    return {"n_input_layers": sum(i < first for i in keep),
+            "n_recurrent_layers": sum(first <= i < last for i in keep),
+            "n_output_layers": sum(i >= last for i in keep)}
+
+
+def recurrent_blocks(config) -> list[bool]:
+    """Whether each block runs in a looped section (Dory's recurrent section, run
+    n_recurrent_loops times a token); no block in other families."""
+    if getattr(config, "model_type", None) != "dory":
+        return [False] * config.num_hidden_layers
+    first = config.n_input_layers
+    return [first <= i < first + config.n_recurrent_layers
+            for i in range(config.num_hidden_layers)]
+
+
+def block_passes(config) -> list[int]:
+    """How many times each block runs a token: a Dory recurrent block n_recurrent_loops
+    times, every other block once. What a block costs a step (its weights read, its cache
+    read: benchmark.floors) and scores (shortgpt's Block Influence, depth_mag's magnitude) is
+    its passes'."""
+    loops = getattr(config, "n_recurrent_loops", 1)
+    return [loops if looped else 1 for looped in recurrent_blocks(config)]
+
+
+def cache_layers(config) -> list[int]:
+    """How many cache layers each block holds keys and values in: a Dory recurrent block one
+    a loop with recurrent_kv_cache_mode "per_loop" (DoryModel appends deep copies of the
+    recurrent blocks' layers for loops 1, 2, ...), one with "last_loop" (its earlier loops
+    read through DoryPastReader views, which hold nothing: the last loop writes the one
+    layer); every other block one."""
+    if getattr(config, "recurrent_kv_cache_mode", "per_loop") == "last_loop":
+        return [1] * config.num_hidden_layers
+    return block_passes(config)
+
+
 def lara_mini_layer_types(blocks: int) -> list[str]:
     """A Lara Mini config.json's block kinds as LaraMiniConfig derives them where it gives no
     layer_types: LARA_MINI_PERIOD over the blocks."""
@@ -9025,6 +9166,9 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
             shapes[0]["attention_norm"] = False
         for i in cross_attention_blocks(config):  # (Llama 3.2 Vision's)
             shapes[i]["cross_attention"] = True
+        for shape, held in zip(shapes, cache_layers(config)):  # (Dory's looped blocks)
+            if held > 1:
+                shape["cache_layers"] = held
         return shapes
     if len(shapes) != block_count(config):
         raise PrunebenchError(
@@ -9118,8 +9262,11 @@ def caches_tokens(shape: dict[str, Any]) -> bool:
 
 
 def kv_head_count(shapes: list[dict[str, Any]]) -> int:
-    """KV heads summed over the blocks of these shapes that cache a token (`caches_tokens`)."""
-    return sum(s["num_key_value_heads"] for s in shapes if caches_tokens(s))
+    """KV heads summed over the blocks of these shapes that cache a token (`caches_tokens`),
+    a block's as many times as it holds cache layers (a Dory recurrent block's
+    `cache_layers`: one a loop with recurrent_kv_cache_mode "per_loop")."""
+    return sum(s["num_key_value_heads"] * s.get("cache_layers", 1) for s in shapes
+               if caches_tokens(s))
 
 
 def kv_bytes_of(config, shapes: list[dict[str, Any]], bytes_per_value: int = 2) -> int:
@@ -9324,7 +9471,9 @@ def own_block_params(config) -> int:
     gates, hidden_size each. HY-V4: its attention's output gate (gate_proj, hidden -> heads x
     v_head_dim, no bias) and sink logits (one a head), and its attn_hc and ffn_hc
     (`hyper_connection_params`). Beam: its attention's gate bias, one value a head (its
-    gate_proj is AFMoE's `output_gate`)."""
+    gate_proj is AFMoE's `output_gate`). Dory: its queries' and output gate's scales (sqk,
+    s_gate: heads x head_dim each), its residual rates (lambda_1, lambda_2: hidden_size each)
+    and its MLP channels' scales (suv_gate, suv_up: intermediate_size each)."""
     d, hd = config.hidden_size, head_dim(config)
     model_type = getattr(config, "model_type", None)  # (none: LLaMA's, as `family` reads it)
     if model_type == "diffllama":
@@ -9341,6 +9490,9 @@ def own_block_params(config) -> int:
         return d * heads * config.v_head_dim + heads + 2 * hyper_connection_params(config)
     if model_type == "zaya":
         return zaya_own_block_params(config)
+    if model_type == "dory":  # sqk and s_gate (a query channel each), lambda_1 / lambda_2,
+        # suv_gate / suv_up (its attention's output gate is AFMoE's `output_gate`)
+        return 2 * config.num_attention_heads * hd + 2 * d + 2 * config.intermediate_size
     if model_type == "doge":  # A and dt_proj (KV heads of values -> one score a KV head),
         kv = kv_heads(config)  # the two residual vectors
         return kv + kv * hd * kv + (kv if config.attention_bias else 0) + 2 * d

@@ -115,6 +115,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     angular distance, as many as the target size asks for, removed in one shot. The model runs
     in `dtype` (float32 by default); the distances are computed in float64 either way."""
     p = registry.checked_params("depth_angular", params)
+    sizing.refuse_runs_of_looped_blocks(model.config)
     dtype = scoring_dtype("depth_angular", p, model)
     calibration = require_calibration("depth_angular", calibration)
     removable = depth_removable(model.config, p["protect_first"], p["protect_last"])

@@ -6,6 +6,10 @@ by hooks on the block itself: `output_hidden_states` (which the authors' code re
 final RMSNorm's output as the last block's "output", which is not what that block produced
 (`last_block: final_norm` reads it so, to reproduce that code's ranking).
 
+A block that runs several times a token (Dory's recurrent blocks, one pass a loop:
+param_count.block_passes) scores the sum of its passes' BI, each pass's input against its
+output: removing it removes every pass, as removing a block run once removes one.
+
 Calibration: the original cuts every PG19 validation book in 256-token chunks
 (`calibration: {source: pg19, n: 32768, length: 256, sampling: row_chunks}` does so here); the
 default is WikiText-2 train, 128 windows of 2048 tokens (long running text, as PG19's books are,
@@ -23,6 +27,7 @@ from prunebench.methods import registry, sizing
 from prunebench.methods.depth import (layer_hidden, prune_one_shot, require_calibration, scored_in,
                                       scoring_dtype, token_states, STREAM_FAMILIES)
 from prunebench.checkpoint.device_map import main_device
+from prunebench.checkpoint.param_count import block_passes
 from prunebench.modeling import final_norm
 from prunebench.projections import decoder
 
@@ -37,7 +42,8 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8,
     """BI per block (0 for a block whose output equals its input). `last_block`
     (registry.SHORTGPT_LAST_BLOCK): what the last block's input is compared with, what it
     produced ("output", the paper's definition) or that after the model's final norm
-    ("final_norm", as the authors' code reads it from `output_hidden_states`)."""
+    ("final_norm", as the authors' code reads it from `output_hidden_states`). A block run
+    several times a token (`block_passes`) scores its passes' BI summed."""
     layers = decoder(model).layers
     last = len(layers) - 1
     device = main_device(model)  # where inputs go, also for a dispatched model
@@ -79,7 +85,8 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8,
     finally:
         for h in handles:
             h.remove()
-    return (1.0 - cos_sum / tokens).tolist()
+    passes = torch.tensor(block_passes(model.config), dtype=torch.float64, device=device)
+    return (passes - cos_sum / tokens).tolist()
 
 
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:

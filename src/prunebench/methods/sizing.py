@@ -21,7 +21,7 @@ from typing import Any
 
 from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench.checkpoint.param_count import (INKLING2_GROUPS, aligned_periods, block_count,
-                                               block_param_count, broken_reads,
+                                               block_param_count, block_passes, broken_reads,
                                                count_params, depth_kept_blocks, depth_needed_kinds,
                                                depth_removed_params,
                                                depth_needed_least,
@@ -744,6 +744,22 @@ def refuse_block_by_block(config, method: str) -> None:
             "depth_taylor, depth_mag, shortgpt or depth_angular, which choose whole periods")
 
 
+def refuse_runs_of_looped_blocks(config) -> None:
+    """Stop depth_angular on a model whose blocks run a different number of times a token
+    (Dory's recurrent section, looped n_recurrent_loops times: `block_passes`): the angle
+    between the states entering and leaving a run is one pass's, and a run reaching into the
+    loop is passed once in every loop (its states n_recurrent_loops pairs, its blocks between
+    others' passes), so no one distance says what removing it does."""
+    if len(set(block_passes(config))) > 1:
+        raise FamilyUnsupported(
+            f"depth_angular does not support this {config.model_type!r} model "
+            f"({family(config).model_class}): its recurrent blocks run "
+            f"n_recurrent_loops={config.n_recurrent_loops} times a token, the others once, so "
+            "a run of consecutive blocks has no one input and output state whose angle says "
+            "what removing it does. Prune it with depth_ppl, depth_taylor, depth_mag, sleb or "
+            "shortgpt, which score each block by what removing it does over all its passes")
+
+
 def plan_blocks(config, target_params: int, protect_first: int, protect_last: int) -> dict:
     """What removing whole blocks does to a model of this config, from the config alone."""
     removable = depth_removable(config, protect_first, protect_last)
@@ -830,6 +846,7 @@ def plan_shortgpt(config, target_params: int, **params) -> dict:
 def plan_depth_angular(config, target_params: int, **params) -> dict:
     """As every depth method's plan, the blocks removed being consecutive; its cost: one pass
     over the calibration windows."""
+    refuse_runs_of_looped_blocks(config)
     plan = plan_whole_blocks("depth_angular", config, target_params, **params)
     p = registry.checked_params("depth_angular", params)
     run_starts(config, depth_removable(config, p["protect_first"], p["protect_last"]),
