@@ -6686,6 +6686,29 @@ def banded_static_cache_problem(config) -> str | None:
             "the hf or the compiled backend (both attend as its dynamic cache does)")
 
 
+# The first transformers whose Dory reads a static cache with recurrent_kv_cache_mode
+# "last_loop" (DoryPastReader; 5.24 reads the layer's whole static buffer)
+DORY_LAST_LOOP_STATIC = "5.25"
+
+
+def dory_last_loop_static_problem(config) -> str | None:
+    """Why transformers' generate with a static cache cannot run this Dory model, or None:
+    recurrent_kv_cache_mode "last_loop" on a transformers older than DORY_LAST_LOOP_STATIC."""
+    from packaging.version import Version
+
+    installed = installed_transformers()
+    if (getattr(config, "model_type", None) != "dory"
+            or getattr(config, "recurrent_kv_cache_mode", "per_loop") != "last_loop"
+            or installed is None or Version(installed) >= Version(DORY_LAST_LOOP_STATIC)):
+        return None
+    return (f"the hf_static backend cannot run a Dory model with recurrent_kv_cache_mode "
+            f"\"last_loop\" on transformers {installed}: its earlier loops read the last loop's "
+            "static cache layer whole (every position the buffer holds) beside their own keys, "
+            "so generate with a static cache fails at its first step. Benchmark it with the hf "
+            f"backend, upgrade transformers ({DORY_LAST_LOOP_STATIC} reads it), or set "
+            "recurrent_kv_cache_mode \"per_loop\" in its config.json")
+
+
 def own_cache_static_problem(config) -> str | None:
     """Why transformers' generate with a static cache does not run `config`'s model on one, or
     None: MiniMax's (MiniMaxForCausalLM keeps its lightning attention's state in a cache of
@@ -6699,7 +6722,12 @@ def own_cache_static_problem(config) -> str | None:
     RWKV's (RwkvForCausalLM keeps its state in five tensors of its own, passed as `state`, not
     in a Cache: generate ignores cache_implementation "static" for it with a warning, in 5.17
     and 5.25); a Llama 3.2 Vision model's whose first block is a cross-attention block (empty
-    on text: the static cache's sequence length, read from it, stays 0, 5.17 and 5.25)."""
+    on text: the static cache's sequence length, read from it, stays 0, 5.17 and 5.25); a Dory
+    model's with recurrent_kv_cache_mode "last_loop" on a transformers older than
+    `DORY_LAST_LOOP_STATIC` (5.24's earlier loops concatenate the static layer's whole buffer
+    with their own keys: generate fails at its first step, a RuntimeError of the mask's size)."""
+    if problem := dory_last_loop_static_problem(config):
+        return problem
     if getattr(config, "model_type", None) == "rwkv":
         return ("the hf_static backend cannot run an RWKV model: RwkvForCausalLM keeps its "
                 "state in tensors of its own (`state`), not in a Cache, and transformers' "
