@@ -109,6 +109,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_sarvam_moe_param2moe.py \
 	tests/test_sarvam_mla.py \
 	tests/test_dots3_note.py \
+	tests/test_dory.py \
 	tests/test_mistral4.py \
 	tests/test_qwen3_5.py \
 	tests/test_apertus_ministral.py \

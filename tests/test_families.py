@@ -610,6 +610,13 @@ FAMILIES = {
     # biases on; weights of std 0.2 (of 0.02 its greedy tokens repeat two values).
     "doge": lambda: DogeConfig(**SMALL, attention_bias=True, mlp_bias=True, keep_window_size=16,
                                initializer_range=0.2),
+    # Dory (5.24 on): one input block, two recurrent ones looped twice and one output block
+    # (blocks 0 to 2 windowed at 6 tokens, block 3 global), its weightless L2 norms, gates and
+    # scales; residual rates of 0.5 (ngpt_alpha_init: of its 0.05 a block barely moves the
+    # stream, and greedy decoding repeats the embeddings' nearest token).
+    "dory": lambda: newer_config("dory", **SMALL, head_dim=16, n_input_layers=1,
+                                 n_output_layers=1, n_recurrent_loops=2, sliding_window=6,
+                                 ngpt_alpha_init=0.5),
     # Llama 3.2 Vision's language model: block 2 a cross-attention block, which the model
     # skips on text and a depth prune keeps (its gates drawn as every 1-d weight: run, it
     # would show).
@@ -1391,7 +1398,8 @@ LATENT = {"minicpm3", "youtu"}
 # Dense families whose blocks hold pieces of their own (Family.depth_only: DiffLlama's
 # differential attention, BitNet's sub-norms, Doge's dynamic mask): depth pruning and the hf /
 # hf_static backends only, refused as models of their own kind.
-OWN_BLOCKS = {"diffllama", "bitnet", "doge"}
+OWN_BLOCKS = {"diffllama", "bitnet", "doge",
+              "dory"}  # (Dory's nGPT blocks, a recurrent section looped)
 
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
@@ -1508,6 +1516,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "diffllama": "DiffLlamaForCausalLM", "bitnet": "BitNetForCausalLM",
            "codegen": "CodeGenForCausalLM",
            "doge": "DogeForCausalLM", "mllama_text_model": "MllamaForCausalLM",
+           "dory": "DoryForCausalLM",
            "modernbert-decoder": "ModernBertDecoderForCausalLM",
            "mamba": "MambaForCausalLM", "falcon_mamba": "FalconMambaForCausalLM",
            "mamba2": "Mamba2ForCausalLM", "xlstm": "xLSTMForCausalLM",
@@ -2126,6 +2135,11 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
     if name in ("jamba", "inkling2_text") and method == "sleb":
         # (whole periods or groups: one block a round breaks them)
         with pytest.raises(PrunebenchError, match="sleb removes one block a round"):
+            method_function(method)(model, calibration, target, **METHODS[method])
+        assert numel(model) == dense
+        return
+    if name == "dory" and method == "depth_angular":  # (a run's states are one loop's)
+        with pytest.raises(PrunebenchError, match="depth_angular does not support this 'dory'"):
             method_function(method)(model, calibration, target, **METHODS[method])
         assert numel(model) == dense
         return
