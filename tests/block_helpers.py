@@ -1,11 +1,16 @@
 """Test helpers for block-removal tests: insert a block into a loaded LLaMA model (keeping its
 config consistent); check that the blocks a prune kept are the loaded weights, exactly; the
-state dict of a model's kept blocks, renumbered; a width-pruned model's weights sliced by hand."""
+state dict of a model's kept blocks, renumbered; a width-pruned model's weights sliced by hand;
+the sizes a depth method's removals reach by brute force, and the plan of a target among them."""
 import copy
+import itertools
 
 import torch
 
-from prunebench import projections
+from prunebench import PrunebenchError, projections
+from prunebench.checkpoint.param_count import count_params, depth_removed_params
+from prunebench.methods import registry
+from prunebench.methods.sizing import may_remove, within_counts
 from prunebench.modeling import published_state
 
 
@@ -91,3 +96,78 @@ def kept_kinds_model(model, keep: list[int]):
     kept = type(model)(config).eval()
     kept.load_state_dict(kept_blocks_state(model, keep), strict=True)
     return kept
+
+
+def greedy_rounds(config, removable, scores, mix) -> list[int]:
+    """SLEB's rounds (sleb.eliminate) over additive losses: each the least-scored block that
+    may go beside those taken and keeps the planned mix in reach (sizing.within_counts)."""
+    removed: list[int] = []
+    for _ in range(sum(mix)):
+        removed.append(min((scores[b], b) for b in removable if b not in removed
+                           and may_remove(config, [*removed, b])
+                           and within_counts(config, removable, [*removed, b], mix))[1])
+    return removed
+
+
+def removal_sizes(config, removals) -> set[int]:
+    """The sizes the model of `config` has without each of the `removals` (none: the dense)."""
+    total = count_params(config)
+    return {total - depth_removed_params(config, removed) for removed in removals}
+
+
+def round_sizes(config, removable) -> set[int]:
+    """Every size one block a round (SLEB) reaches, each round's removal allowed
+    (sizing.may_remove): a search of every order, not the plan's mixes."""
+    reached, frontier = set(), {()}
+    while frontier:
+        reached |= frontier
+        frontier = {tuple(sorted({*drop, b})) for drop in frontier for b in removable
+                    if b not in drop and may_remove(config, {*drop, b})}
+    return removal_sizes(config, [drop for drop in reached
+                                  if len(drop) < config.num_hidden_layers])
+
+
+def run_sizes(config, removable) -> set[int]:
+    """Every size one run of consecutive removable blocks that may go (depth_angular's)
+    reaches, a block left: every start and length tried, not the plan's mixes."""
+    n = config.num_hidden_layers
+    return removal_sizes(config, [()] + [
+        range(s, s + k) for s in range(n) for k in range(1, n)
+        if set(range(s, s + k)) <= set(removable) and may_remove(config, range(s, s + k))])
+
+
+def allowed_sizes(config, removable) -> set[int]:
+    """Every size a removal among `removable` that may go (sizing.may_remove; a one-shot
+    criterion's) reaches, a block left, the dense model's too: every subset tried."""
+    return removal_sizes(config, [
+        drop for k in range(config.num_hidden_layers)
+        for drop in itertools.combinations(removable, k) if may_remove(config, drop)])
+
+
+def nearest_plan(config, method: str, target: int, protect: tuple[int, int],
+                 reached: set[int], every: set[int]) -> dict | None:
+    """`method`'s plan of `target`, checked against the sizes its removals reach (`reached`,
+    brute force, the dense model's among them): one of those nearest the target; refused
+    (None) only where the dense model is as near, or the target is below the smallest size any
+    removal reaches (`every`: `allowed_sizes`) by more than half the step to the next, or below
+    the smallest `method` reaches and nearer a smaller one."""
+    dense = count_params(config)
+    gaps = {size: abs(size - target) for size in reached}
+    nearest = {size for size, gap in gaps.items() if gap == min(gaps.values())}
+    smallest, least = min(every), min(reached)
+    step = min(size - smallest for size in every if size > smallest)
+    below = target < least and any(abs(size - target) < least - target for size in every)
+    try:
+        plan = registry.method_plan(method)(config, target, protect_first=protect[0],
+                                            protect_last=protect[1])
+    except PrunebenchError as refusal:
+        assert dense in nearest or target < smallest - step / 2 or below, refusal
+        assert ("closer to the dense model" if dense in nearest else
+                f"is below {smallest:,}, the smallest size a depth prune of" if
+                target < smallest - step / 2 else
+                f"is below {least:,}, the smallest size a depth prune by {method}") in str(
+                    refusal)
+        return None
+    assert plan["params_after"] in nearest - {dense}, (target, nearest)
+    assert not below, (target, least)
+    return plan

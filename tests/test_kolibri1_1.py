@@ -46,7 +46,7 @@ from prunebench.methods import (depth, depth_angular, depth_mag, depth_taylor, r
                                 shortgpt, sizing, sleb)
 from prunebench.methods.sizing import (depth_mix, depth_removable, kind_keeping_choice,
                                        may_remove, plan_blocks, readers_choice, removal_mixes,
-                                       run_starts, with_readers, within_counts)
+                                       run_starts, with_readers)
 from prunebench.modeling import remove_blocks
 from test_afmoe_laguna_mellum import check_published_import
 from test_exaone_internlm3 import check_refused_below_its_release
@@ -54,7 +54,8 @@ from test_families import FAMILIES, family_config, family_model, ids, logits
 from test_families import tokenizer  # noqa: F401 - a fixture
 from test_flint_kolibri1_minicpm5_moe import PUBLISHED_NAMES as KOLIBRI1_NAMES
 from test_glm4_moe import check_refused_as_a_mixture_of_experts
-from block_helpers import kept_blocks_state
+from block_helpers import (allowed_sizes, greedy_rounds, kept_blocks_state, nearest_plan,
+                           round_sizes, run_sizes)
 from test_families import numel
 from test_helium_vaultgemma_granitemoeshared import SHAPE, check_counts, check_depth_pruning, theirs
 from test_moe import per_expert_state
@@ -440,26 +441,18 @@ SIZED = {"family": dict(num_hidden_layers=4, layer_types=[SL, IX] * 2, index_lay
          "sharing": dict(mlp_only_layers=[0, 1])}
 
 
-def greedy_rounds(config, removable, scores, mix) -> list[int]:
-    """SLEB's rounds (sleb.eliminate) over additive losses: each the least-scored block that
-    may go beside those taken and keeps the planned mix in reach (sizing.within_counts)."""
-    removed: list[int] = []
-    for _ in range(sum(mix)):
-        removed.append(min((scores[b], b) for b in removable if b not in removed
-                           and may_remove(config, [*removed, b])
-                           and within_counts(config, removable, [*removed, b], mix))[1])
-    return removed
-
-
 @pytest.mark.parametrize("layout", SIZED, ids=str)
 @pytest.mark.parametrize("protect", [(0, 0), (1, 0), (0, 1)], ids=str)
 def test_every_reachable_size_is_the_plans_and_every_criterions(layout, protect):
     """Without a class (any release), for every size a depth prune reaches (each allowed
     removal's, every subset tried, all among sizing.removal_mixes'), the plan of that target
     says that size, and the blocks of it the one-shot criteria choose (readers_choice of the
-    plan's mix), SLEB's rounds and each run depth_angular may take have it, whatever the
-    scores. Before, the plan sized the largest blocks first and the criteria chose any blocks
-    of that number: a dense block, or one reading another's keys, took fewer parameters."""
+    plan's mix) and SLEB's rounds have it, whatever the scores (SLEB's plan the same: its
+    rounds reach every size, every order searched); depth_angular's plan says a size nearest
+    the target of those its runs reach (every run tried), and each run it may take has it.
+    Before, the plan sized the largest blocks first and the criteria chose any blocks of that
+    number: a dense block, or one reading another's keys, took fewer parameters; and
+    depth_angular's plan took the one-shot criteria's mix, refused where no run held it."""
     config = config_from_dict(tiny_json(**SIZED[layout]))
     n, total = config.num_hidden_layers, count_params(config)
     try:
@@ -472,6 +465,9 @@ def test_every_reachable_size_is_the_plans_and_every_criterions(layout, protect)
     mixes = removal_mixes(config, removable)
     assert {total - depth_removed_params(config, b) for b in mixes.values()} - {total} == (
         reachable)
+    rounds, runs = round_sizes(config, removable), run_sizes(config, removable)
+    every = reachable | {total}
+    assert rounds == every
     every = max(1, math.factorial(n) // 8)  # (at most eight orders of the scores)
     orders = [[float(s) for s in scores]
               for scores in list(itertools.permutations(range(n)))[::every]]
@@ -484,18 +480,18 @@ def test_every_reachable_size_is_the_plans_and_every_criterions(layout, protect)
         largest = total - sum(sorted((block_param_count(config, s)
                                       for s in layer_shapes(config)), reverse=True)[:sum(mix)])
         differs += largest != size
+        assert nearest_plan(config, "sleb", size, protect, rounds, every)[
+            "params_after"] == size
         for scores in orders:
             chosen = readers_choice(config, removable, scores, sum(mix), mix)
-            rounds = greedy_rounds(config, removable, scores, mix)
-            for removed in (chosen, rounds):
+            rounds_taken = greedy_rounds(config, removable, scores, mix)
+            for removed in (chosen, rounds_taken):
                 assert may_remove(config, removed)
                 assert total - depth_removed_params(config, removed) == size
-        try:
-            starts = run_starts(config, removable, sum(mix), size)
-        except PrunebenchError:
-            continue
-        assert all(total - depth_removed_params(config, range(s, s + sum(mix))) == size
-                   for s in starts)
+        if angular := nearest_plan(config, "depth_angular", size, protect, runs, every):
+            k = angular["blocks_removed"]
+            assert {total - depth_removed_params(config, range(s, s + k))
+                    for s in run_starts(config, removable, k, size)} == {angular["params_after"]}
     assert differs or protect != (0, 0)  # (the largest first would have planned another)
 
 
@@ -515,6 +511,37 @@ def test_every_criterion_prunes_to_the_plans_size(criterion):
     report = registry.method_function(criterion)(model, ids(2, 16), target, **off)
     assert report["removed_blocks"] == [0]
     assert numel(model) == count_params(model.config) == plan["params_after"] == target
+
+
+def test_depth_angular_plans_and_prunes_a_run_where_no_run_holds_the_nearest_mix():
+    """The tiny model less its dense block 0 and sparse block 2, a size no run of
+    consecutive blocks that may go makes (block 3 reads block 1's keys): depth_angular's plan
+    says the nearest size a run makes (every run tried) and its prune removes such a run, the
+    pruned model of the plan's size; before, the plan took the one-shot criteria's mix (a
+    dense and a sparse block) and depth_angular was refused. With block 3 protected (blocks 0
+    and 2 removable, apart) the target is below the smallest size a run reaches (one block):
+    refused naming the runs, where the one-shot criteria's plan has it."""
+    needs()
+    model = family_model("kolibri1_1")
+    config, removable, off = copy.deepcopy(model.config), [0, 1, 2, 3], (0, 0)
+    target = count_params(config) - depth_removed_params(config, [0, 2])
+    assert registry.method_plan("depth_ppl")(config, target, protect_first=0,
+                                             protect_last=0)["params_after"] == target
+    runs = run_sizes(config, removable)
+    assert target not in runs
+    plan = nearest_plan(config, "depth_angular", target, off, runs,
+                        allowed_sizes(config, removable))
+    report = depth_angular.prune(model, ids(2, 16), target, protect_first=0, protect_last=0)
+    assert numel(model) == count_params(model.config) == plan["params_after"]
+    assert report["removed_blocks"] == list(range(report["start"], report["start"]
+                                                  + plan["blocks_removed"]))
+    assert registry.method_plan("depth_ppl")(config, target, protect_first=0,
+                                             protect_last=1)["params_after"] == target
+    with pytest.raises(PrunebenchError, match=r"below 142,736, the smallest size a depth prune "
+                                              r"by depth_angular of this Kolibri-1.1 model "
+                                              r"reaches \(it removes one run of consecutive "
+                                              r"removable blocks among \[0, 2\]"):
+        registry.method_plan("depth_angular")(config, target, protect_first=0, protect_last=1)
 
 
 @pytest.mark.parametrize("left_out", [[0], [2], [3], [0, 2], [2, 3], [0, 2, 3], [1, 3]])

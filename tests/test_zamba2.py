@@ -39,9 +39,11 @@ from prunebench.checkpoint.param_count import (block_param_count, config_from_di
 from prunebench.checkpoint.param_count import zamba2_removal_problem
 from prunebench.methods import registry
 from prunebench.methods.depth import without_blocks
-from prunebench.methods.sizing import (check_kinds_left, one_by_one_most,
-                                       plan_blocks, plan_depth_angular, plan_sleb, may_remove, zamba2_choice)
+from prunebench.methods.sizing import (check_kinds_left, one_by_one_most, planned_mix,
+                                       plan_blocks, plan_depth_angular, plan_sleb, may_remove,
+                                       run_starts, zamba2_choice)
 from prunebench.modeling import load_model, remove_blocks, save_model
+from block_helpers import allowed_sizes, greedy_rounds, nearest_plan, round_sizes, run_sizes
 from test_deepseek import ids, logits, numel, random_model
 from test_families import VOCAB, in_allocated_memory
 from test_granitemoehybrid import check_width_and_compiled_refused
@@ -365,8 +367,10 @@ def test_every_criterion_removes_hybrid_blocks_in_whole_cycles(cycles_model, met
 def test_the_plans_refuse_what_no_removal_of_cycles_reaches(cycles_model):
     """Every block but one hybrid block (five) cannot go in cycles that keep one: the plan's
     smallest size is the model less three hybrid blocks and both Mamba blocks; a target below
-    it refused; SLEB's rounds refused where the last hybrid block is protected (the others then
-    go in cycles alone), the one-shot criteria's plan not."""
+    it refused; SLEB's plan of two hybrid blocks and a Mamba block refused where the last
+    hybrid block is protected (the others then go in cycles alone: its rounds reach Mamba
+    block 0 alone, far above), the one-shot criteria's plan not; depth_angular's of those five
+    blocks refused (its runs keep two blocks), naming why."""
     config = cycles_model.config
     with pytest.raises(PrunebenchError, match="is below"):
         plan_blocks(config, count_params(config) // 4, 0, 0)
@@ -374,12 +378,83 @@ def test_the_plans_refuse_what_no_removal_of_cycles_reaches(cycles_model):
         "blocks_removed"] == 5
     mamba, hybrid = (block_param_count(config, layer_shapes(config)[b]) for b in (0, 1))
     target = count_params(config) - 2 * hybrid - mamba  # (three blocks: two hybrid, one Mamba)
-    with pytest.raises(PrunebenchError, match="sleb removes one block a round"):
+    with pytest.raises(PrunebenchError, match=r"smallest size a depth prune by sleb of this "
+                                              r"Zamba2 model reaches \(it removes one block a "
+                                              r"round, and of the removable hybrid blocks "
+                                              r"\[1, 2, 3\] its rounds can remove 0"):
         plan_sleb(config, target, protect_first=0, protect_last=2)
     assert plan_blocks(config, target, 0, 2)["blocks_removed"] == 3
-    with pytest.raises(PrunebenchError, match="or hold other than 2 hybrid blocks"):
-        plan_depth_angular(config, target_removing(config, [0, 1, 2, 5]), protect_first=0,
+    with pytest.raises(PrunebenchError, match=r"the smallest size a depth prune by "
+                                              r"depth_angular of this Zamba2 model reaches \(it "
+                                              r"removes one run of consecutive removable blocks"):
+        plan_depth_angular(config, target_removing(config, [0, 2, 3, 4, 5]), protect_first=0,
                            protect_last=0)
+
+
+# A layout whose last cycle of hybrid blocks (6 and 7) protect_last=2 keeps: SLEB's rounds
+# reach none of the hybrid blocks 1 and 2, which the one-shot criteria remove as a cycle.
+TAIL_CYCLE = ["mamba", "hybrid", "hybrid", "mamba", "mamba", "mamba", "hybrid", "hybrid"]
+
+
+@pytest.mark.parametrize("method", ["sleb", "depth_angular"])
+def test_sleb_and_depth_angular_plan_and_prune_a_mix_they_make_near_the_target(
+        cycles_model, method):
+    """A size whose nearest removal has a mix of hybrid and Mamba blocks the method cannot
+    make: for depth_angular two hybrid and two Mamba blocks (no run of four holds them), for
+    SLEB the cycle of hybrid blocks 1 and 2 with the last cycle protected (its rounds reach no
+    hybrid block). Its plan says a mix it can make whose size is nearest the target of those
+    its removals reach (every run, every order of rounds tried: three blocks, one Mamba block
+    fewer for depth_angular, three Mamba blocks for SLEB), and its prune has that size; before,
+    the plan took the one-shot criteria's mix and both were refused."""
+    if method == "depth_angular":
+        model, protect, gone = copy.deepcopy(cycles_model), (0, 0), [0, 1, 2, 5]
+        reach, mix = run_sizes, (3, 2)
+    else:
+        model, protect, gone = random_model(small(layers_block_type=TAIL_CYCLE,
+                                                  num_hidden_layers=8)), (0, 2), [1, 2]
+        reach, mix = round_sizes, (3, 0)
+    config = copy.deepcopy(model.config)
+    target = target_removing(config, gone)
+    assert plan_blocks(config, target, *protect)["params_after"] == target
+    removable = list(range(config.num_hidden_layers - protect[1]))
+    plan = nearest_plan(config, method, target, protect, reach(config, removable),
+                        allowed_sizes(config, removable))
+    assert (plan["blocks_removed"], plan["hybrid_blocks_removed"]) == mix
+    report = registry.method_function(method)(model, ids(2, 8), target, protect_first=0,
+                                              protect_last=protect[1])
+    assert zamba2_removal_problem(config, report["removed_blocks"]) is None
+    assert numel(model) == count_params(model.config) == plan["params_after"] != target
+
+
+@pytest.mark.parametrize("kinds,mem_blocks,protect", [
+    (CYCLES, 2, (0, 0)), (CYCLES, 3, (0, 0)), (CYCLES, 1, (0, 0)), (KINDS, 2, (0, 0)),
+    (CYCLES, 2, (0, 2)), (["hybrid"] * 5, 2, (0, 0)), (TAIL_CYCLE, 2, (0, 2)),
+    (TAIL_CYCLE, 1, (1, 1))])
+def test_every_methods_plan_is_the_nearest_size_it_reaches(kinds, mem_blocks, protect):
+    """Without a model, for every size a depth prune reaches (every allowed removal tried):
+    the one-shot criteria's plan has it; SLEB's and depth_angular's plans say a size nearest it
+    of those their removals reach (every order of rounds, every run tried), or refuse it only
+    where the dense model is as near or it is below the smallest by more than half a step;
+    SLEB's rounds (whatever the scores) and each run depth_angular may take have the plan's
+    size."""
+    config = small(layers_block_type=kinds, num_hidden_layers=len(kinds),
+                   num_mem_blocks=mem_blocks)
+    removable = list(range(protect[0], len(kinds) - protect[1]))
+    every = allowed_sizes(config, removable)
+    rounds, runs, rng = round_sizes(config, removable), run_sizes(config, removable), \
+        random.Random(0)
+    for target in sorted(every - {count_params(config)}):
+        assert plan_blocks(config, target, *protect)["params_after"] == target
+        if plan := nearest_plan(config, "sleb", target, protect, rounds, every):
+            mix = planned_mix(config, target, removable, "sleb")
+            for _ in range(5):
+                scores = [rng.random() for _ in kinds]
+                taken = greedy_rounds(config, removable, scores, mix)
+                assert target_removing(config, taken) == plan["params_after"]
+        if plan := nearest_plan(config, "depth_angular", target, protect, runs, every):
+            k = plan["blocks_removed"]
+            assert {target_removing(config, range(s, s + k)) for s in run_starts(
+                config, removable, k, target)} == {plan["params_after"]}
 
 
 # --------------------------------------------------------------------------- backends

@@ -119,7 +119,8 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     dtype = scoring_dtype("depth_angular", p, model)
     calibration = require_calibration("depth_angular", calibration)
     removable = depth_removable(model.config, p["protect_first"], p["protect_last"])
-    k = solve_num_blocks(model.config, target_params, removable)  # refused before scoring
+    # (refused before scoring; of a Zamba2 or Kolibri-1.1 model, a mix some run holds)
+    k = solve_num_blocks(model.config, target_params, removable, "depth_angular")
     check_kinds_left(model.config, removable, k)
     log.info("angular distance: %d consecutive blocks to remove, starting at one of blocks "
              "%d..%d", k, removable[0], removable[-1] - k + 1)

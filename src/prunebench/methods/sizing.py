@@ -79,16 +79,19 @@ def depth_removable(config, protect_first: int, protect_last: int) -> list[int]:
     return blocks
 
 
-def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
+def solve_num_blocks(config, target_params: int, removable: list[int],
+                     method: str | None = None) -> int:
     """How many blocks to remove so the size is closest to the target (ties: fewer removed).
 
     Removes the largest removable blocks first when sizing, which is exact for homogeneous models.
-    Jamba's and Inkling 2's are sized in whole periods (`solve_whole_periods`).
+    Jamba's and Inkling 2's are sized in whole periods (`solve_whole_periods`); a Zamba2 or Kolibri-1.1 model's
+    by the mix of blocks the depth method `method` can remove (`depth_mix`; None: a one-shot
+    criterion's).
     """
     if whole_period(config):
         return solve_whole_periods(config, target_params, removable)
     if sized_by_mix(config, removable):
-        return sum(depth_mix(config, target_params, removable))
+        return sum(depth_mix(config, target_params, removable, method))
     if kolibri1_1_sources(config):  # (past READERS_CHOICE_MOST: the largest blocks first)
         log.warning("this Kolibri-1.1 model's blocks read by others make more than %d sets of "
                     "sources to try (sizing.READERS_CHOICE_MOST), so its depth plan sizes the "
@@ -218,28 +221,69 @@ def readers_mixes(config, removable: Sequence[int]) -> dict[tuple[int, ...], tup
     return mixes
 
 
-def depth_mix(config, target_params: int, removable: Sequence[int]) -> tuple[int, ...]:
+def method_mixes(config, removable: Sequence[int], method: str | None = None,
+                 mixes: dict[tuple[int, ...], tuple[int, ...]] | None = None
+                 ) -> dict[tuple[int, ...], tuple[int, ...]]:
+    """For each mix (`removal_mixes`, or `mixes` where its caller has them) the depth method
+    `method` can remove among `removable`, one such removal: mix -> its blocks. A one-shot
+    criterion (None: depth_ppl, depth_taylor, depth_mag, shortgpt) chooses any removal, so any
+    mix; SLEB's rounds reach every mix of a Kolibri-1.1 model (a source once its readers have
+    gone) but of a Zamba2 model's hybrid blocks only as many as one a round can take
+    (`one_by_one_most`); depth_angular removes one run of consecutive removable blocks that may
+    go (`run_mixes`)."""
+    if method == "depth_angular":
+        return run_mixes(config, removable)
+    if mixes is None:
+        mixes = removal_mixes(config, removable)
+    if method == "sleb" and getattr(config, "model_type", None) == "zamba2":
+        reach = one_by_one_hybrid_most(config, removable)
+        mixes = {mix: blocks for mix, blocks in mixes.items() if mix[0] <= reach}
+    return mixes
+
+
+def run_mixes(config, removable: Sequence[int]) -> dict[tuple[int, ...], tuple[int, ...]]:
+    """For each mix (`mix_classes`) of a run of consecutive removable blocks that may go
+    (`may_remove`), a block left, one such run (the first): mix -> its blocks; the removal of
+    nothing too. depth_angular removes such a run."""
+    classes, free, n = mix_classes(config), set(removable), block_count(config)
+    mixes: dict[tuple[int, ...], tuple[int, ...]] = {class_counts(classes, ()): ()}
+    for start in removable:
+        end = start + 1
+        while end - 1 in free and end - start < n:
+            if may_remove(config, range(start, end)):
+                mixes.setdefault(class_counts(classes, range(start, end)),
+                                 tuple(range(start, end)))
+            end += 1
+    return mixes
+
+
+def depth_mix(config, target_params: int, removable: Sequence[int],
+              method: str | None = None) -> tuple[int, ...]:
     """How many blocks of each class (`mix_classes`: a Zamba2 model's hybrid and Mamba blocks,
-    a Kolibri-1.1 model's blocks of each size) a depth prune removes: the mix
-    (`removal_mixes`) whose removal brings the size closest to the target (ties: fewer blocks,
-    then fewer of the first classes, the hybrid or larger blocks). A Zamba2 hybrid block is
-    larger than a Mamba block, and removing hybrid blocks below num_mem_blocks kept takes
-    shared blocks too; a Kolibri-1.1 block reading another's keys has no k/v projections, its
-    dense blocks no experts: a number of blocks alone does not say the size. The plan says the
-    mix, and every criterion removes so many of each class (its scores choose which), so the
-    size it reaches is the plan's."""
-    total = count_params(config)
-    sizes = {mix: total - depth_removed_params(config, blocks)
-             for mix, blocks in removal_mixes(config, removable).items()}
+    a Kolibri-1.1 model's blocks of each size) a depth prune by `method` removes: of the mixes
+    it can make (`method_mixes`; None: a one-shot criterion's, any of `removal_mixes`), the one
+    whose removal brings the size closest to the target (ties: fewer blocks, then fewer of the
+    first classes, the hybrid or larger blocks). A Zamba2 hybrid block is larger than a Mamba
+    block, and removing hybrid blocks below num_mem_blocks kept takes shared blocks too; a
+    Kolibri-1.1 block reading another's keys has no k/v projections, its dense blocks no
+    experts: a number of blocks alone does not say the size. The plan says the mix, and every
+    criterion removes so many of each class (its scores choose which), so the size it reaches
+    is the plan's; a mix the method cannot make is never planned (SLEB's rounds or
+    depth_angular's run would have none to take, where another mix lands near the target)."""
+    total, removals = count_params(config), removal_mixes(config, removable)
+    every = {mix: total - depth_removed_params(config, blocks)
+             for mix, blocks in removals.items()}
+    # (any removal of a mix takes as many parameters; a run's mix is a removal's that may go)
+    sizes = {mix: every[mix] for mix in method_mixes(config, removable, method, removals)}
     mix = min(sizes, key=lambda m: (abs(sizes[m] - target_params), sum(m), m))
     if not any(mix) and target_params < total:
         raise PrunebenchError(
             f"target {target_params:,} params is closer to the dense model than to removing one "
             "block: depth pruning cannot reach it; choose a smaller target")
-    smallest = min(sizes.values())
-    step = min((size - smallest for size in sizes.values() if size > smallest), default=0)
+    smallest = min(every.values())
+    step = min((size - smallest for size in every.values() if size > smallest), default=0)
+    zamba2 = getattr(config, "model_type", None) == "zamba2"
     if target_params < smallest - step / 2:
-        zamba2 = getattr(config, "model_type", None) == "zamba2"
         raise PrunebenchError(
             f"target {target_params:,} params is below {smallest:,}, the smallest size a depth "
             f"prune of this {'Zamba2' if zamba2 else 'Kolibri-1.1'} model reaches (its "
@@ -249,7 +293,35 @@ def depth_mix(config, target_params: int, removable: Sequence[int]) -> tuple[int
                ", a source only with all its readers, a block left; embeddings stay")
             + "): choose a larger target or protect fewer blocks (protect_first / "
             "protect_last)" + staying_note(config, removable))
+    # (below the smallest size the method reaches, and nearer one only other criteria reach)
+    reached, nearest = min(sizes.values()), min(every.values(),
+                                                 key=lambda size: abs(size - target_params))
+    if target_params < reached and abs(nearest - target_params) < reached - target_params:
+        why, instead = method_reach(config, removable, method)
+        raise PrunebenchError(
+            f"target {target_params:,} params is below {reached:,}, the smallest size a depth "
+            f"prune by {method} of this {'Zamba2' if zamba2 else 'Kolibri-1.1'} model reaches "
+            f"({why}), and nearer {nearest:,}, which other depth criteria reach: choose a "
+            f"larger target or protect fewer blocks (protect_first / protect_last){instead}")
     return mix
+
+
+def method_reach(config, removable: Sequence[int], method: str | None) -> tuple[str, str]:
+    """What a refusal of a target below the smallest size `method` reaches, and nearer a
+    size a one-shot criterion reaches, says (`depth_mix`): (why it reaches no further, which
+    criteria do)."""
+    if method == "depth_angular":
+        return (f"it removes one run of consecutive removable blocks among {list(removable)} "
+                "that may go, a block left: sizing.may_remove, run_mixes",
+                ", or use a criterion that removes blocks apart (depth_ppl, sleb, shortgpt)")
+    hybrid = sorted(set(zamba2_hybrid_ids(config)) & set(removable))
+    return (f"it removes one block a round, and of the removable hybrid blocks {hybrid} its "
+            f"rounds can remove {one_by_one_hybrid_most(config, removable)}, from the last "
+            "one kept back: hybrid blocks go in whole cycles of "
+            f"num_mem_blocks={config.num_mem_blocks}, and a round's removal of another would "
+            "hand the later ones other shared blocks",
+            ", or use a one-shot criterion (depth_ppl, depth_taylor, depth_mag, shortgpt), "
+            "which removes whole cycles")
 
 
 def zamba2_hybrid_removals(config, removable: Sequence[int], scores: Sequence[float]
@@ -286,14 +358,14 @@ def zamba2_counts(config, removable: Sequence[int]) -> list[int]:
     return sorted({c + a for c in cycles for a in range(mamba + 1)})
 
 
-def planned_mix(config, target_params: int,
-                removable: Sequence[int]) -> tuple[int, ...] | None:
-    """The mix of blocks a depth prune of a Zamba2 or Kolibri-1.1 model removes for this
-    target (`depth_mix`), which a criterion choosing block by block or by runs (SLEB,
+def planned_mix(config, target_params: int, removable: Sequence[int],
+                method: str | None = None) -> tuple[int, ...] | None:
+    """The mix of blocks a depth prune by `method` of a Zamba2 or Kolibri-1.1 model removes
+    for this target (`depth_mix`), which a criterion choosing block by block or by runs (SLEB,
     depth_angular) keeps to (`within_counts`); None in other families."""
     if not sized_by_mix(config, removable):
         return None
-    return depth_mix(config, target_params, removable)
+    return depth_mix(config, target_params, removable, method)
 
 
 def within_counts(config, removable: Sequence[int], removed,
@@ -443,24 +515,12 @@ def one_by_one_most(config, removable: Sequence[int]) -> int:
     return len(removed)
 
 
-def check_one_by_one(config, removable: Sequence[int], hybrid_count: int, method: str) -> None:
-    """Refuse a prune that `method`, one block a round, cannot make, when it is planned: one
-    of `hybrid_count` of a Zamba2 model's hybrid blocks (the plan's, `depth_mix`) where its
-    rounds reach fewer (`one_by_one_most`; every other block, and family, they reach)."""
-    if getattr(config, "model_type", None) != "zamba2":
-        return
+def one_by_one_hybrid_most(config, removable: Sequence[int]) -> int:
+    """How many of a Zamba2 model's removable hybrid blocks a criterion that removes one block
+    a round (SLEB) can remove (`one_by_one_most`, less its removable Mamba blocks, which every
+    round may take)."""
     hybrid = set(zamba2_hybrid_ids(config))
-    reach = one_by_one_most(config, removable) - len([b for b in removable if b not in hybrid])
-    if hybrid_count > reach:
-        raise PrunebenchError(
-            f"{method} removes one block a round, and of this Zamba2 model's hybrid blocks "
-            f"{sorted(hybrid & set(removable))} (removable) the rounds can remove {reach} (from "
-            "the last one kept back: its hybrid blocks go in whole cycles of "
-            f"num_mem_blocks={config.num_mem_blocks}, and a round's removal of another hybrid "
-            "block would hand the later ones other shared blocks), where the target's size "
-            f"needs {hybrid_count} (sizing.depth_mix): choose a larger target, or a one-shot "
-            "criterion (depth_ppl, depth_taylor, depth_mag, shortgpt), which removes whole "
-            "cycles")
+    return one_by_one_most(config, removable) - len([b for b in removable if b not in hybrid])
 
 
 def period_runs(removable: Sequence[int], period: int, aligned: bool = False) -> int:
@@ -684,8 +744,9 @@ def kind_keeping_choice(config, ranking: Sequence[int], k: int) -> tuple[list[in
 
 def run_starts(config, removable: Sequence[int], k: int, target_params: int) -> list[int]:
     """The first blocks of the runs of k consecutive removable blocks depth_angular may remove
-    (`may_remove`; of a Zamba2 or Kolibri-1.1 model, the plan's mix: `planned_mix`),
-    from the config alone: its prune and its plan refuse a size none makes."""
+    (`may_remove`; of a Zamba2 or Kolibri-1.1 model, the plan's mix, one some run holds:
+    `planned_mix` of depth_angular), from the config alone: its prune and its plan refuse a
+    size none makes."""
     # (runs of removable blocks only: a Gemma 4 model keeps blocks amid them)
     # (an Inkling 2 model's: whole groups, from a multiple of n_layers_per_attn_res_block)
     starts = [s for s in range(removable[0], removable[-1] - k + 2)
@@ -699,9 +760,9 @@ def run_starts(config, removable: Sequence[int], k: int, target_params: int) -> 
     # (a hybrid's runs that keep a block of each kind it needs, and Kolibri-1.1's that hold
     # each source they take with all its readers, and a Zamba2 model's hybrid blocks in
     # whole cycles: sizing.may_remove)
-    # (and of a Zamba2 or Kolibri-1.1 model as many blocks of each class as the plan sized:
-    # sizing.depth_mix)
-    most = planned_mix(config, target_params, removable)
+    # (and of a Zamba2 or Kolibri-1.1 model as many blocks of each class as the plan sized
+    # among the runs' mixes: sizing.depth_mix, so some run holds it)
+    most = planned_mix(config, target_params, removable, "depth_angular")
     keeping = [s for s in starts if may_remove(config, range(s, s + k))
                and within_counts(config, removable, range(s, s + k), most)]
     if not keeping:
@@ -710,15 +771,7 @@ def run_starts(config, removable: Sequence[int], k: int, target_params: int) -> 
             f"{starts}) would leave this model too few blocks of a kind it needs "
             f"({[(name, blocks) for name, blocks, _ in depth_needed_kinds(config)]}) or "
             "a block kept reading a removed one's keys and values or candidate pool "
-            f"({broken_reads(config, range(starts[0], starts[0] + k))} in the first)"
-            + (" or hand its later hybrid blocks other shared blocks (its hybrid blocks go in "
-               f"whole cycles of num_mem_blocks={config.num_mem_blocks}) or hold other "
-               f"than {most[0]} hybrid blocks, as many as the target's size needs "
-               "(sizing.depth_mix)"
-               if getattr(config, "model_type", None) == "zamba2" else "")
-            + (f" or hold other than {most} blocks of each size, as the target's size needs "
-               "(sizing.depth_mix)" if getattr(config, "model_type", None) == "kolibri1_1"
-               else "") + ": "
+            f"({broken_reads(config, range(starts[0], starts[0] + k))} in the first): "
             "choose another size, or a criterion that removes blocks apart (depth_ppl, sleb, "
             "shortgpt)")
     return keeping
@@ -760,10 +813,12 @@ def refuse_runs_of_looped_blocks(config) -> None:
             "shortgpt, which score each block by what removing it does over all its passes")
 
 
-def plan_blocks(config, target_params: int, protect_first: int, protect_last: int) -> dict:
-    """What removing whole blocks does to a model of this config, from the config alone."""
+def plan_blocks(config, target_params: int, protect_first: int, protect_last: int,
+                method: str | None = None) -> dict:
+    """What removing whole blocks by the depth method `method` (None: a one-shot criterion,
+    which may choose any blocks) does to a model of this config, from the config alone."""
     removable = depth_removable(config, protect_first, protect_last)
-    k = solve_num_blocks(config, target_params, removable)
+    k = solve_num_blocks(config, target_params, removable, method)
     check_kinds_left(config, removable, k)
     shapes = layer_shapes(config)
     removed = largest_first(config, removable)[:k]
@@ -771,9 +826,9 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
         start = whole_period(config) if aligned_periods(config) else 0
         removed = list(range(start, start + k))
     zamba2 = getattr(config, "model_type", None) == "zamba2"
-    if mix := planned_mix(config, target_params, removable):
+    if mix := planned_mix(config, target_params, removable, method):
         # (as many blocks of each class as the plan says: any such take as many)
-        removed = list(removal_mixes(config, removable)[mix])
+        removed = list(method_mixes(config, removable, method)[mix])
     # The criterion picks which blocks go, so the KV cache kept is known from the config only
     # when every removable block caches as many heads (always, in an unpruned model) of one
     # width (not in Gemma 4, whose global blocks' heads are wider: its KV bytes are not heads
@@ -807,7 +862,7 @@ def plan_whole_blocks(method: str, config, target_params: int, **params) -> dict
     it depends on how the model is placed, which only the prune knows
     (`depth.scoring_dtype`)."""
     p = registry.checked_params(method, params)
-    return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])
+    return plan_blocks(config, target_params, p["protect_first"], p["protect_last"], method)
 
 
 def plan_depth_ppl(config, target_params: int, **params) -> dict:
@@ -831,9 +886,6 @@ def plan_sleb(config, target_params: int, **params) -> dict:
     refuse_block_by_block(config, "sleb")
     plan = plan_whole_blocks("sleb", config, target_params, **params)
     p = registry.checked_params("sleb", params)
-    removable = removable_blocks(block_count(config), p["protect_first"],
-                                 p["protect_last"], depth_kept_blocks(config))
-    check_one_by_one(config, removable, plan.get("hybrid_blocks_removed", 0), "sleb")
     candidates = block_count(config) - p["protect_first"] - p["protect_last"]
     rounds = plan["blocks_removed"]
     return {**plan, "calibration_passes": 1 + sum(candidates - r for r in range(rounds))}

@@ -26,7 +26,6 @@ from prunebench.methods.depth import (check_kinds_left, nll_to_ppl, ranked_score
                                       require_calibration, scored_losses,
                                       scoring_dtype, solve_num_blocks)
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress
-from prunebench.methods.sizing import check_one_by_one
 from prunebench.modeling import remove_blocks
 
 log = logging.getLogger(__name__)
@@ -78,10 +77,10 @@ def prune(model, calibration: torch.Tensor, target_params: int,
     calibration = require_calibration("sleb", calibration)
     removable = sizing.depth_removable(model.config, p["protect_first"], p["protect_last"])
     sizing.refuse_block_by_block(model.config, "sleb")
-    k = solve_num_blocks(model.config, target_params, removable)
+    k = solve_num_blocks(model.config, target_params, removable, "sleb")
     check_kinds_left(model.config, removable, k)
-    most = sizing.planned_mix(model.config, target_params, removable)
-    check_one_by_one(model.config, removable, most[0] if most else 0, "sleb")
+    # (a mix the rounds reach: of a Zamba2 model's hybrid blocks, from the last one kept back)
+    most = sizing.planned_mix(model.config, target_params, removable, "sleb")
     with scored_losses(model, dtype, calibration, p["batch_size"], progress) as losses:
         dense_nll = losses.nll(set())
         rounds = eliminate(losses, k, removable, lambda removed: sizing.may_remove(
