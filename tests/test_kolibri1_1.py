@@ -466,8 +466,8 @@ def test_every_reachable_size_is_the_plans_and_every_criterions(layout, protect)
     assert {total - depth_removed_params(config, b) for b in mixes.values()} - {total} == (
         reachable)
     rounds, runs = round_sizes(config, removable), run_sizes(config, removable)
-    every = reachable | {total}
-    assert rounds == every
+    allowed = reachable | {total}
+    assert rounds == allowed
     every = max(1, math.factorial(n) // 8)  # (at most eight orders of the scores)
     orders = [[float(s) for s in scores]
               for scores in list(itertools.permutations(range(n)))[::every]]
@@ -480,7 +480,7 @@ def test_every_reachable_size_is_the_plans_and_every_criterions(layout, protect)
         largest = total - sum(sorted((block_param_count(config, s)
                                       for s in layer_shapes(config)), reverse=True)[:sum(mix)])
         differs += largest != size
-        assert nearest_plan(config, "sleb", size, protect, rounds, every)[
+        assert nearest_plan(config, "sleb", size, protect, rounds, allowed)[
             "params_after"] == size
         for scores in orders:
             chosen = readers_choice(config, removable, scores, sum(mix), mix)
@@ -488,7 +488,7 @@ def test_every_reachable_size_is_the_plans_and_every_criterions(layout, protect)
             for removed in (chosen, rounds_taken):
                 assert may_remove(config, removed)
                 assert total - depth_removed_params(config, removed) == size
-        if angular := nearest_plan(config, "depth_angular", size, protect, runs, every):
+        if angular := nearest_plan(config, "depth_angular", size, protect, runs, allowed):
             k = angular["blocks_removed"]
             assert {total - depth_removed_params(config, range(s, s + k))
                     for s in run_starts(config, removable, k, size)} == {angular["params_after"]}
