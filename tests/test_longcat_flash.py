@@ -202,8 +202,8 @@ def test_a_published_per_expert_checkpoint_imports_as_transformers_loads_it(
                                     "the compiled backend"])
 def test_width_methods_and_the_compiled_decoder_are_refused(method):
     """Refused as a mixture of experts, the depth methods named; LoRA on the latent rule's
-    targets alone (o_proj: the experts are fused 3D parameters, and the latent attentions hold
-    no q_proj / k_proj / v_proj)."""
+    attention targets alone (plan.lora_settings.LATENT_TARGETS: q, k / v together, o), the
+    MLP targets refused (the experts are fused 3D parameters)."""
     from prunebench.checkpoint.param_count import FamilyUnsupported, refuse_moe
     from prunebench.plan.lora_settings import expert_target_problem
 
@@ -211,6 +211,7 @@ def test_width_methods_and_the_compiled_decoder_are_refused(method):
     with pytest.raises(FamilyUnsupported, match=f"mixture-of-experts family '{NAME}'"
                                                 ".*depth method"):
         refuse_moe(config, method)
-    problem = expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj"])
-    assert "LongcatFlashForCausalLM" in problem and problem.endswith("['o_proj']")
-    assert expert_target_problem(config, ["o_proj"]) is None
+    assert expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj"]) is None
+    problem = expert_target_problem(config, ["q_proj", "o_proj", "gate_proj"])
+    assert "LongcatFlashForCausalLM" in problem and "fused 3D" in problem
+    assert "k_proj', 'v_proj'] or none" in expert_target_problem(config, ["k_proj", "o_proj"])

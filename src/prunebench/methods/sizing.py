@@ -171,9 +171,17 @@ def mix_classes(config) -> list[int]:
     return [ranks[size] for size in sizes]
 
 
-def class_counts(classes: Sequence[int], blocks) -> tuple[int, ...]:
-    """How many of the blocks `blocks` each class of `classes` (`mix_classes`) holds."""
-    return tuple(sum(classes[b] == c for b in set(blocks)) for c in range(max(classes) + 1))
+def class_counts(classes: Sequence[int], blocks, width: int | None = None) -> tuple[int, ...]:
+    """How many of the blocks `blocks` each class of `classes` (`mix_classes`) holds, for
+    `width` classes (where None, as many as `classes` names)."""
+    width = max(classes) + 1 if width is None else width
+    return tuple(sum(classes[b] == c for b in set(blocks)) for c in range(width))
+
+
+def mix_width(config, classes: Sequence[int]) -> int:
+    """How many classes a mix of this model counts: a Zamba2 model's two (hybrid, Mamba), even
+    where it has no Mamba block (`zamba2_mixes` always counts both); else those of `classes`."""
+    return 2 if getattr(config, "model_type", None) == "zamba2" else max(classes) + 1
 
 
 def removal_mixes(config, removable: Sequence[int]) -> dict[tuple[int, ...], tuple[int, ...]]:
@@ -246,12 +254,13 @@ def run_mixes(config, removable: Sequence[int]) -> dict[tuple[int, ...], tuple[i
     (`may_remove`), a block left, one such run (the first): mix -> its blocks; the removal of
     nothing too. depth_angular removes such a run."""
     classes, free, n = mix_classes(config), set(removable), block_count(config)
-    mixes: dict[tuple[int, ...], tuple[int, ...]] = {class_counts(classes, ()): ()}
+    width = mix_width(config, classes)
+    mixes: dict[tuple[int, ...], tuple[int, ...]] = {class_counts(classes, (), width): ()}
     for start in removable:
         end = start + 1
         while end - 1 in free and end - start < n:
             if may_remove(config, range(start, end)):
-                mixes.setdefault(class_counts(classes, range(start, end)),
+                mixes.setdefault(class_counts(classes, range(start, end), width),
                                  tuple(range(start, end)))
             end += 1
     return mixes
