@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import re
 
 import pytest
 import torch
@@ -415,6 +416,27 @@ def test_lora_on_latent_attention_trains_and_merges():
                for part in ("q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj")]
     check_lora_trains_and_merges(random_model(small()), ["q_proj", "k_proj", "v_proj", "o_proj"],
                                  adapted)
+
+
+def check_lora_refused_at_start_and_by_the_job(folder, model, targets, match, passing):
+    """LoRA of `targets` (None: the default's) on the checkpoint in `folder`: refused at the
+    workflow's start (plan.checks.moe_problems, one problem matching `match`) and by the LoRA
+    job on `model`; the targets `passing` pass the start check."""
+    from prunebench import lora
+    from prunebench.plan.checks import moe_problems
+
+    def start(lora_section):
+        return moe_problems({"models": {"m": {"source": f"local:{folder}",
+                                              "variants": ["dense", "sleb-0.25+lora"]}},
+                             "benchmark": {"backends": ["hf"]}, "lora": lora_section})
+
+    problems = start({} if targets is None else {"target_modules": targets})
+    assert len(problems) == 1 and re.search(match, problems[0])
+    settings = lora.resolve_settings({} if targets is None else {"target_modules": targets})
+    with pytest.raises(PrunebenchError, match=match):
+        lora.attach_lora(model, settings)
+    for names in passing:
+        assert start({"target_modules": names}) == []
 
 
 def check_lora_trains_and_merges(model, targets: list[str], adapted: list[str]):

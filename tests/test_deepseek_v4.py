@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 
 import pytest
 import torch
@@ -35,7 +34,7 @@ from prunebench.checkpoint.param_count import (checked_config_json, config_from_
 from prunebench.modeling import (cast_floating, config_class, load_model, remove_blocks,
                                  save_model)
 from block_helpers import kept_blocks_state
-from test_deepseek import check_lora_trains_and_merges
+from test_deepseek import check_lora_refused_at_start_and_by_the_job, check_lora_trains_and_merges
 from test_exaone_internlm3 import check_refused_below_its_release
 from test_hy_v4 import check_shortgpt_reads_the_streams_concatenated
 from test_qwen3_next import check_hf_decodes_as_generate
@@ -351,23 +350,9 @@ def test_lora_targets_it_cannot_adapt_are_refused_at_the_start_and_by_the_job(
     and the default targets' MLP projections (the experts fused, as every mixture of experts'
     are): refused at the start, naming what to write, and by the LoRA job; the attention
     targets pass the start check."""
-    from prunebench import lora
-    from prunebench.plan.checks import moe_problems
-
     folder = _write_config(tmp_path / "m", tiny_values())
-
-    def start(lora_section):
-        return moe_problems({"models": {"m": {"source": f"local:{folder}",
-                                              "variants": ["dense", "sleb-0.25+lora"]}},
-                             "benchmark": {"backends": ["hf"]}, "lora": lora_section})
-
-    problems = start({} if targets is None else {"target_modules": targets})
-    assert len(problems) == 1 and re.search(match, problems[0])
-    settings = lora.resolve_settings({} if targets is None else {"target_modules": targets})
-    with pytest.raises(PrunebenchError, match=match):
-        lora.attach_lora(copy.deepcopy(dense), settings)
-    assert start({"target_modules": ATTENTION}) == []
-    assert start({"target_modules": ["o_proj"]}) == []
+    check_lora_refused_at_start_and_by_the_job(folder, copy.deepcopy(dense), targets, match,
+                                               passing=[ATTENTION, ["o_proj"]])
 
 
 def test_shortgpt_compares_each_token_once_over_the_streams_concatenated(dense):

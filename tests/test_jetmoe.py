@@ -17,20 +17,19 @@ tests on it."""
 
 from __future__ import annotations
 
-import re
 
 import pytest
 import torch
 from transformers import JetMoeConfig, JetMoeForCausalLM
 
-from prunebench import FamilyUnsupported, PrunebenchError
+from prunebench import FamilyUnsupported
 from prunebench.benchmark.floors import kv_cache_bytes
 from prunebench.checkpoint.param_count import (block_param_count, config_from_dict,
                                                count_params, layer_shapes, refuse_moe)
-from prunebench.lora import attach_lora, resolve_settings
+from prunebench.lora import resolve_settings
 from prunebench.modeling import (load_model, remove_blocks, save_model,
                                  set_activation_checkpointing)
-from test_deepseek import check_lora_trains_and_merges
+from test_deepseek import check_lora_refused_at_start_and_by_the_job, check_lora_trains_and_merges
 from test_families import FAMILIES, family_model, ids, logits
 from test_helium_vaultgemma_granitemoeshared import SHAPE, check_counts, check_depth_pruning
 from test_qwen3_next import cache_bytes, check_a_depth_pruned_reload_decodes_as_transformers
@@ -168,22 +167,10 @@ def test_lora_targets_it_cannot_adapt_are_refused_at_the_start_and_by_the_job(
     and its query and output projections and its MLP's (the default's among them: its
     attention experts' and MLP experts' fused 3D parameters): refused at the start, naming
     what to write, and by the LoRA job; k_proj and v_proj pass the start check."""
-    from prunebench.plan.checks import moe_problems
-
     folder = tmp_path / "m"
     FAMILIES[NAME]().save_pretrained(folder)
-
-    def start(lora_section):
-        return moe_problems({"models": {"m": {"source": f"local:{folder}",
-                                              "variants": ["dense", "sleb-0.25+lora"]}},
-                             "benchmark": {"backends": ["hf"]}, "lora": lora_section})
-
-    problems = start({} if targets is None else {"target_modules": targets})
-    assert len(problems) == 1 and re.search(match, problems[0])
-    settings = resolve_settings({} if targets is None else {"target_modules": targets})
-    with pytest.raises(PrunebenchError, match=match):
-        attach_lora(family_model(NAME), settings)
-    assert start({"target_modules": ["k_proj", "v_proj"]}) == []
+    check_lora_refused_at_start_and_by_the_job(folder, family_model(NAME), targets, match,
+                                               passing=[["k_proj", "v_proj"]])
 
 
 def test_its_experts_are_left_out_as_peft_adapts_a_3d_parameter_without_dropout_only():

@@ -77,8 +77,10 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     config = getattr(model, "config", None)
     own = own_targets(config) if config is not None else {}
     for name, module in model.named_modules():
-        owner, _, last = name.rpartition(".")
-        owner = owner.rpartition(".")[2]
+        path, _, last = name.rpartition(".")
+        outer, _, owner = path.rpartition(".")
+        if owner.isdigit():  # (LongCat-Flash's two attentions a block: self_attn.0, self_attn.1)
+            owner = outer.rpartition(".")[2]
         if last in own and projections.ATTENTION_OWNERS.get(owner, owner) == "self_attn":
             parts = own[last]  # (an attention's own linear layer, by the targets it needs)
         else:

@@ -8493,7 +8493,7 @@ def recurrent_blocks(config) -> list[bool]:
     """Whether each block runs in a looped section (Dory's recurrent section, run
     n_recurrent_loops times a token); no block in other families."""
     if getattr(config, "model_type", None) != "dory":
-        return [False] * config.num_hidden_layers
+        return [False] * block_count(config)
     first = config.n_input_layers
     return [first <= i < first + config.n_recurrent_layers
             for i in range(config.num_hidden_layers)]
