@@ -69,8 +69,10 @@ def test_an_older_transformers_is_refused_before_the_model_loads_naming_the_upgr
         tmp_path, monkeypatch):
     check_refused_below_its_release(NAME, "5.20.1", {"model_type": NAME, **TINY}, tmp_path,
                                     monkeypatch)
-    monkeypatch.setattr("prunebench.checkpoint.param_count.installed_transformers",
-                        lambda: "5.20.0")  # (5.20.0 has no BeamConfig)
+    for target in ("prunebench.checkpoint.param_count.installed_transformers",
+                   "prunebench.checkpoint.param_count.releases.installed_transformers",
+                   "prunebench.checkpoint.param_count.prune_rules.installed_transformers"):
+        monkeypatch.setattr(target, lambda: "5.20.0")  # (5.20.0 has no BeamConfig)
     assert "its BeamConfig came with that release" in transformers_release_problem(NAME)
 
 

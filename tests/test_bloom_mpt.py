@@ -197,7 +197,9 @@ def test_an_alibi_mixture_of_experts_would_be_refused_as_one(monkeypatch):
     from prunebench.checkpoint import param_count
 
     config = small("mpt")
-    monkeypatch.setattr(param_count, "is_moe", lambda config: True)
+    for namespace in (param_count, param_count.traits, param_count.shapes, param_count.counts,
+                      param_count.prune_rules):
+        monkeypatch.setattr(namespace, "is_moe", lambda config: True)
     for keeps_heads in (False, True):
         with pytest.raises(FamilyUnsupported, match="the mixture-of-experts family 'mpt'.*"
                            "with the hf or hf_static backend$"):

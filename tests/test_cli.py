@@ -240,7 +240,8 @@ def test_plan_imports_neither_torch_nor_transformers_and_prints_what_their_confi
     _offline(monkeypatch)
     monkeypatch.chdir(REPO)
     monkeypatch.setattr(param_count, "checkpoint_config", load_config)
-    monkeypatch.setattr(param_count, "config_from_dict", transformers_config)
+    for namespace in (param_count, param_count.config_json):
+        monkeypatch.setattr(namespace, "config_from_dict", transformers_config)
     for argv, proc in zip(runs, alone):
         stderr = proc.stderr.splitlines()
         assert stderr[-1] == "imported: []", proc.stderr

@@ -237,7 +237,8 @@ def test_transformers_5_17s_sdpa_attention_is_not_causal_so_eager_runs_it():
 
 def test_an_older_transformers_is_told_to_use_eager(monkeypatch):
     """The release check itself (faked older on later releases)."""
-    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.17.0")
+    for namespace in (param_count, param_count.releases, param_count.prune_rules):
+        monkeypatch.setattr(namespace, "installed_transformers", lambda: "5.17.0")
     model = family_model("doge")
     assert model.config._attn_implementation == "eager"
     assert resolve_attention("auto", torch.device("cpu"), model) == "eager"
@@ -252,9 +253,11 @@ def test_the_start_refuses_sdpa_for_it_on_an_older_transformers(tmp_path, monkey
     config().save_pretrained(tmp_path / "doge")
     runs = {"models": {"doge": {"source": f"local:{tmp_path / 'doge'}", "variants": ["dense"]}},
             "benchmark": {"attention": "sdpa"}}
-    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.18.0")
+    for namespace in (param_count, param_count.releases, param_count.prune_rules):
+        monkeypatch.setattr(namespace, "installed_transformers", lambda: "5.18.0")
     assert softcap_attention_problems(runs, tmp_path / "nowhere") == []
-    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.17.0")
+    for namespace in (param_count, param_count.releases, param_count.prune_rules):
+        monkeypatch.setattr(namespace, "installed_transformers", lambda: "5.17.0")
     problems = softcap_attention_problems(runs, tmp_path / "nowhere")
     assert len(problems) == 1
     assert "model doge (doge) runs without its causal mask" in problems[0]

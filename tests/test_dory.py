@@ -360,9 +360,11 @@ def test_hf_static_is_refused_for_last_loop_below_5_25(monkeypatch):
     from prunebench.checkpoint import param_count
 
     last_loop, per_loop = small(recurrent_kv_cache_mode="last_loop"), small()
-    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.25.0")
+    for namespace in (param_count, param_count.releases, param_count.prune_rules):
+        monkeypatch.setattr(namespace, "installed_transformers", lambda: "5.25.0")
     assert static_cache_problem(random_model(last_loop)) is None
-    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.24.0")
+    for namespace in (param_count, param_count.releases, param_count.prune_rules):
+        monkeypatch.setattr(namespace, "installed_transformers", lambda: "5.24.0")
     assert static_cache_problem(random_model(per_loop)) is None
     with pytest.raises(PrunebenchError, match=r"hf_static backend cannot run a Dory model with "
                                               r"recurrent_kv_cache_mode \"last_loop\" on "

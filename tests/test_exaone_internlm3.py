@@ -124,7 +124,8 @@ def check_refused_below_its_release(name: str, needed: str, raw: dict, tmp_path,
     installed = param_count.installed_transformers()
     if transformers_release_problem(name) is None:  # (a release that has the class: fake)
         installed = "5.17.0"
-        monkeypatch.setattr(param_count, "installed_transformers", lambda: installed)
+        for namespace in (param_count, param_count.releases, param_count.prune_rules):
+            monkeypatch.setattr(namespace, "installed_transformers", lambda: installed)
     words = (rf"model_type '{name}' needs transformers {re.escape(needed)} or newer .*"
              rf"this environment has transformers {re.escape(installed)}: upgrade it "
              rf"\(`pip install -U \"transformers>={re.escape(needed)}\"`\)")
@@ -145,10 +146,12 @@ def check_refused_below_its_release(name: str, needed: str, raw: dict, tmp_path,
     assert count_params(config_from_dict(checked_config_json(folder))) > 0
     # the first release itself builds it, the one before does not
     major, minor, _ = needed.split(".")
-    monkeypatch.setattr(param_count, "installed_transformers", lambda: needed)
+    for namespace in (param_count, param_count.releases, param_count.prune_rules):
+        monkeypatch.setattr(namespace, "installed_transformers", lambda: needed)
     assert transformers_release_problem(name) is None
-    monkeypatch.setattr(param_count, "installed_transformers",
-                        lambda: f"{major}.{int(minor) - 1}.9")
+    for namespace in (param_count, param_count.releases, param_count.prune_rules):
+        monkeypatch.setattr(namespace, "installed_transformers",
+                            lambda: f"{major}.{int(minor) - 1}.9")
     assert transformers_release_problem(name) is not None
     assert transformers_release_problem("llama") is None  # (a floor family: never)
 

@@ -285,7 +285,8 @@ def test_family_check_skips_a_family_newer_than_the_installed_transformers(tmp_p
     from prunebench.checkpoint import param_count
 
     families = load_script("family_check")
-    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.17.0")
+    for namespace in (param_count, param_count.releases, param_count.prune_rules):
+        monkeypatch.setattr(namespace, "installed_transformers", lambda: "5.17.0")
     assert families.main(["--families", "exaone,llama", "--device", "cpu", "--dtype",
                           "float32", "--out", str(tmp_path)]) == 0
     rows = json.loads((tmp_path / "family_check.json").read_text())["rows"]

@@ -71,7 +71,8 @@ def test_an_older_transformers_is_refused_before_the_model_loads_naming_the_upgr
         tmp_path, monkeypatch):
     check_refused_below_its_release(NAME, "5.25.0", {"model_type": NAME, **TINY}, tmp_path,
                                     monkeypatch)
-    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.24.0")
+    for namespace in (param_count, param_count.releases, param_count.prune_rules):
+        monkeypatch.setattr(namespace, "installed_transformers", lambda: "5.24.0")
     assert "static cache fails on its windowed blocks" in transformers_release_problem(NAME)
 
 

@@ -74,7 +74,8 @@ def test_iquestcoder_on_an_older_transformers_is_refused_naming_the_upgrade(tmp_
     installed = param_count.installed_transformers()
     if transformers_release_problem("iquestcoder") is None:
         installed = "5.17.0"
-        monkeypatch.setattr(param_count, "installed_transformers", lambda: installed)
+        for namespace in (param_count, param_count.releases, param_count.prune_rules):
+            monkeypatch.setattr(namespace, "installed_transformers", lambda: installed)
     words = (rf"model_type 'iquestcoder' needs transformers 5\.23\.0 or newer .*"
              rf"transformers {re.escape(installed)}: upgrade it "
              r"\(`pip install -U \"transformers>=5\.23\.0\"`\)")
@@ -84,9 +85,11 @@ def test_iquestcoder_on_an_older_transformers_is_refused_naming_the_upgrade(tmp_
         with pytest.raises(FamilyUnsupported, match=words):
             builds()
     assert count_params(config_from_dict(checked_config_json(folder))) > 0
-    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.23.0")
+    for namespace in (param_count, param_count.releases, param_count.prune_rules):
+        monkeypatch.setattr(namespace, "installed_transformers", lambda: "5.23.0")
     assert transformers_release_problem("iquestcoder") is None
-    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.22.9")
+    for namespace in (param_count, param_count.releases, param_count.prune_rules):
+        monkeypatch.setattr(namespace, "installed_transformers", lambda: "5.22.9")
     assert transformers_release_problem("iquestcoder") is not None
 
 
@@ -252,7 +255,8 @@ def test_without_the_reading_gpt_sw3_is_a_type_prunebench_lacks(tmp_path, monkey
     gpt_sw3_folder(tmp_path)
     values = json.loads((tmp_path / "config.json").read_text())
     assert count_params(config_from_dict(values)) > 0
-    monkeypatch.setattr(param_count, "READ_AS_TYPE", {})
+    for namespace in (param_count, param_count.config_dict):
+        monkeypatch.setattr(namespace, "READ_AS_TYPE", {})
     with pytest.raises(PrunebenchError, match="describes model_type 'gpt-sw3'"):
         checked_config_json(tmp_path)
     with pytest.raises(PrunebenchError, match="model_type 'gpt-sw3' is not supported"):

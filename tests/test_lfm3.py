@@ -250,7 +250,8 @@ def test_an_older_transformers_is_refused_naming_the_upgrade(tmp_path, monkeypat
     from prunebench.modeling import config_class, load_model
 
     if transformers_release_problem("lfm3") is None:
-        monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.22.2")
+        for namespace in (param_count, param_count.releases, param_count.prune_rules):
+            monkeypatch.setattr(namespace, "installed_transformers", lambda: "5.22.2")
     raw = {"model_type": "lfm3", "vocab_size": VOCAB, "hidden_size": 32,
            "intermediate_size": 48, "num_hidden_layers": 4, "num_attention_heads": 4,
            "num_key_value_heads": 2, "head_dim": 8}
@@ -261,5 +262,6 @@ def test_an_older_transformers_is_refused_naming_the_upgrade(tmp_path, monkeypat
             builds()
     counted = config_from_dict(checked_config_json(tmp_path))
     assert counted.layer_types == [CONV, CONV, FULL, CONV] and count_params(counted) > 0
-    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.23.0")
+    for namespace in (param_count, param_count.releases, param_count.prune_rules):
+        monkeypatch.setattr(namespace, "installed_transformers", lambda: "5.23.0")
     assert transformers_release_problem("lfm3") is None
