@@ -219,7 +219,9 @@ def step_env(session: Session, env: dict, work: Path) -> str:
                  "torch.version.cuda, 'transformers', transformers.__version__)"],
                 [sys.executable, "-m", "snakemake", "--version"]):
         try:
-            done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+            # (180 s: a cold import of torch and transformers, or snakemake's, takes over a
+            # minute on a busy 2-core machine, where the tests run this step)
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
             lines.append((done.stdout or done.stderr).strip().splitlines()[-1]
                          if (done.stdout or done.stderr).strip() else f"{cmd[0]}: no output")
         except (OSError, subprocess.TimeoutExpired) as exc:
