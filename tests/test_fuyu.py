@@ -28,7 +28,8 @@ from test_families import VOCAB, ids, logits, numel
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-IMAGE = VOCAB - 1  # the image placeholder's id: on text the whole model embeds it as any token
+# The image placeholder's id. On text, the whole model embeds it as it embeds any token.
+IMAGE = VOCAB - 1
 # Persimmon's decoder, small (q/k LayerNorms, half of each head rotating, as published); the
 # rotary base given explicitly, as transformers 5 saves it.
 TEXT = dict(model_type="persimmon", vocab_size=VOCAB, hidden_size=64, intermediate_size=128,

@@ -146,8 +146,10 @@ def attention_expert_target_problem(config, targets: list[str]) -> str | None:
 # packed module's parts); o_proj its o_proj. An indexer's projections (DeepSeek-V3.2's,
 # GLM-5's: `self_attn.indexer`, choosing keys) and an attention's output gate (HY-V4's
 # gate_proj, Dots 3 Note's g_proj) are no target's.
+LATENT_QUERY_TARGETS: dict[str, tuple[str, ...]] = {"q_a_proj": ("q_proj",),
+                                                     "q_b_proj": ("q_proj",)}
 LATENT_TARGETS: dict[str, tuple[str, ...]] = {
-    "q_a_proj": ("q_proj",), "q_b_proj": ("q_proj",),
+    **LATENT_QUERY_TARGETS,
     "kv_a_proj_with_mqa": ("k_proj", "v_proj"), "kv_b_proj": ("k_proj", "v_proj")}
 # Other families whose attention names its linear layers otherwise than LLaMA's: the linear
 # layers of a block's attention that LoRA's targets adapt, each with the targets it needs all
@@ -163,7 +165,7 @@ LATENT_TARGETS: dict[str, tuple[str, ...]] = {
 # k_proj and v_proj its kv_proj, [keys; values] every attention expert reads; its queries and
 # outputs are its attention experts' 3D parameters (attention_expert_target_problem).
 OWN_TARGETS: dict[str, dict[str, tuple[str, ...]]] = {
-    "deepseek_v4": {"q_a_proj": ("q_proj",), "q_b_proj": ("q_proj",),
+    "deepseek_v4": {**LATENT_QUERY_TARGETS,
                     "kv_proj": ("k_proj", "v_proj"), "o_b_proj": ("o_proj",)},
     "jetmoe": {"kv_proj": ATTENTION_EXPERT_TARGETS},
 }

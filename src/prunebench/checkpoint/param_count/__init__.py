@@ -1,20 +1,8 @@
 """Exact parameter counts from a model's config alone (closed form), and its per-block shapes.
 
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
-workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
-Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Olmo3Config,
-GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config, GlmConfig,
-Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig,
-Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig,
-Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Config,
-StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig,
-Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig, Mistral4Config,
-Qwen3_5TextConfig, Qwen3_5MoeTextConfig, ApertusConfig, MinistralConfig, HeliumConfig,
-VaultGemmaConfig, GraniteMoeSharedConfig, OPTConfig, Dots1Config, FlexOlmoConfig,
-DbrxConfig, SolarOpenConfig, Cohere2MoeConfig, GraniteMoeSWAConfig, CwmConfig,
-GraniteSWAConfig, AfmoeConfig, LagunaConfig, MellumConfig, ExaoneMoeConfig, Glm4MoeLiteConfig,
-YoutuConfig, AriaTextConfig, BeamConfig) or
-anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
+workflow. `config` is a transformers config of a supported family (`FAMILIES`, by model_type)
+or anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
 Where things are (each module's names are re-exported here: `param_count.X` reads any of them):
