@@ -99,8 +99,8 @@ class Wrapper:
     defaults that differ from the family class's (a key a config leaves out takes the
     wrapper's default inside the whole model; `rope_theta` stands for the rotary base however
     the config gives it), or those transformers 4 gave where 5's differ (Fuyu's rotary base:
-    the checkpoints leaving it out were saved and trained so); `causal_on_text`: the values of the text config's
-    `use_bidirectional_attention` under which both the wrapper and the text class attend
+    the checkpoints leaving it out were saved and trained so); `causal_on_text`: the values of
+    the text config's `use_bidirectional_attention` under which both the wrapper and the text class attend
     causally on text (Gemma 4's "vision": only image tokens attend both ways)."""
 
     model_class: str
@@ -358,8 +358,8 @@ WRAPPERS: dict[str, Wrapper] = {
     # partial_rotary_factor too): transformers 5.25 forwards the rotary base but not
     # partial_rotary_factor (0.5 always, as published), 5.17 neither (a base of 10000 where
     # 25000 is published). A text_config without a rotary base was saved by transformers 4
-    # (5.17 and 5.25 write its rope_parameters), which left out PersimmonConfig's default then, 25000;
-    # transformers 5 reads 10000. So the kept text config states the base the model was
+    # (5.17 and 5.25 write its rope_parameters), which left out PersimmonConfig's default
+    # then, 25000; transformers 5 reads 10000. So the kept text config states the base the model was
     # trained with (_FUYU_TEXT_DEFAULTS). Untied (its config class's default and the
     # published config's).
     "fuyu": Wrapper("FuyuForCausalLM", "Fuyu-8B", ("persimmon",), _LLAVA_RENAMES,

@@ -84,9 +84,9 @@ def solve_num_blocks(config, target_params: int, removable: list[int],
     """How many blocks to remove so the size is closest to the target (ties: fewer removed).
 
     Removes the largest removable blocks first when sizing, which is exact for homogeneous models.
-    Jamba's and Inkling 2's are sized in whole periods (`solve_whole_periods`); a Zamba2 or Kolibri-1.1 model's
-    by the mix of blocks the depth method `method` can remove (`depth_mix`; None: a one-shot
-    criterion's).
+    Jamba's and Inkling 2's are sized in whole periods (`solve_whole_periods`); a Zamba2 or
+    Kolibri-1.1 model's by the mix of blocks the depth method `method` can remove (`depth_mix`;
+    None: a one-shot criterion's).
     """
     if whole_period(config):
         return solve_whole_periods(config, target_params, removable)
