@@ -48,7 +48,9 @@ sinusoidal rows, embeddings scaled by sqrt(n_embd), Wq / Wk / Wv / dense, its ff
 Sequential's ReLU MLP and biased LM head, CodeGen's GPT-J block with q, k and v in qkv_proj's
 four shards of [q; v; k], ModernBERT-decoder's block 0 without an attention norm, packed
 Wi of [input; gate], global and windowed blocks of a rotary base each and prediction head
-before the LM head, Emu3's language model (LLaMA's block, biases on); sliding
+before the LM head, Emu3's language model (LLaMA's block, biases on), Llama 3.2
+Vision's language model (a cross-attention block between self-attention blocks, which a text
+forward passes over: pruned around it and left out of the compiled decoder); sliding
 windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
@@ -92,7 +94,7 @@ from prunebench.benchmark.compiled import MODES, StaticDecoder, resolve_mode  # 
 from prunebench.commands.arguments import non_negative_int, positive_int  # noqa: E402
 from prunebench.checkpoint.architectures import architecture_values  # noqa: E402
 from prunebench.checkpoint.param_count import family as family_layout  # noqa: E402
-from prunebench.checkpoint.param_count import head_shards, kv_heads  # noqa: E402
+from prunebench.checkpoint.param_count import head_shards, kv_heads, text_blocks  # noqa: E402
 from prunebench.checkpoint.param_count import transformers_release_problem  # noqa: E402
 from prunebench import projections  # noqa: E402
 from prunebench.methods import surgery  # noqa: E402
@@ -130,7 +132,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "gpt_neo": "gpt-neo-125m", "xglm": "xglm-564m",
                  "biogpt": "biogpt-large", "openai-gpt": None, "ctrl": "ctrl",
                  "codegen": None, "cohere_compass_text": None, "modernbert-decoder": None,
-                 "emu3_text_model": None}
+                 "emu3_text_model": None, "mllama_text_model": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -260,6 +262,10 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
             # biases on (published: off) so that their slicing is decoded, untied
             "emu3_text_model": dict(model_type="emu3_text_model", attention_bias=True,
                                     mlp_bias=True, tie_word_embeddings=False),
+            # Llama 3.2 Vision's language model (its 11B's layout made small below: a
+            # cross-attention block between self-attention blocks), untied (published: untied)
+            "mllama_text_model": dict(model_type="mllama_text_model",
+                                      tie_word_embeddings=False),
             # IQuest-Coder (no whole config.json of IQuest-Coder-V1 found): LLaMA's block as
             # transformers builds it, SMALL's head_dim given (its class's 128 where left out),
             # its own clamp and window off as published, untied
@@ -414,6 +420,10 @@ def small_config(family: str):
                     "head_dim"):
             values.pop(own, None)
         values.update(dff=values.pop("intermediate_size"), tie_word_embeddings=False)
+    if model_type == "mllama_text_model":  # a fifth block, the third of cross-attention
+        # (the 11B's first is its fourth): the variants prune the four text blocks around it,
+        # the depth variant renumbering it
+        values.update(num_hidden_layers=SMALL["num_hidden_layers"] + 1, cross_attention_layers=[2])
     if model_type == "phi":  # q/k LayerNorms with biases (published: off), so decoded
         values["qk_layernorm"] = True
     if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)
@@ -455,22 +465,26 @@ def variants(config, device, seed: int) -> dict:
                 weight = norm and not name.endswith(".bias")
                 p.copy_(torch.randn_like(p) * 0.2 + (1.0 if weight else 0.0))
     dense.to(device)
+    # the blocks a text forward runs (Llama 3.2 Vision's cross-attention block passed over):
+    # the variants prune these
+    text = text_blocks(config)
     depth = copy.deepcopy(dense)
-    remove_blocks(depth, [1])
+    remove_blocks(depth, [text[1]])
     width = copy.deepcopy(dense)
     if family_layout(config).alibi:  # every head kept: an MLP emptied, another halved (the
         # first emptied: MPT's model emptied of block 2's MLP repeated its tokens at seed 0)
         layers = projections.decoder(width).layers
-        mlp_width = projections.mlp_width(projections.block_mlp(layers[0]))
-        surgery.remove_channels(width, 0, range(mlp_width))
-        surgery.remove_channels(width, 3, range(0, mlp_width, 2))
+        mlp_width = projections.mlp_width(projections.block_mlp(layers[text[0]]))
+        surgery.remove_channels(width, text[0], range(mlp_width))
+        surgery.remove_channels(width, text[3], range(0, mlp_width, 2))
         return {"dense": dense, "width": width, "depth": depth}
     # a KV group out (CodeGen's: a head of each of qkv_proj's shards, which keep as many)
     shards = head_shards(config)
-    surgery.remove_kv_groups(width, 1, [s * kv_heads(config) // shards for s in range(shards)])
+    surgery.remove_kv_groups(width, text[1],
+                             [s * kv_heads(config) // shards for s in range(shards)])
     # no heads left: its output bias alone (GPT-NeoX's four KV heads too)
-    surgery.remove_kv_groups(width, 2, range(kv_heads(config)))
-    surgery.remove_channels(width, 3, range(0, SMALL_WIDTH, 2))
+    surgery.remove_kv_groups(width, text[2], range(kv_heads(config)))
+    surgery.remove_channels(width, text[3], range(0, SMALL_WIDTH, 2))
     return {"dense": dense, "width": width, "depth": depth}
 
 
