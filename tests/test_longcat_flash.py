@@ -113,6 +113,26 @@ def test_a_block_counted_by_hand():
     assert count_params(config) == 4 * block + 2 * 128 * 64 + 64
 
 
+def test_the_dense_report_and_the_text_blocks_count_its_blocks(tmp_path, monkeypatch):
+    """The workflow's dense report (workflow/scripts/dense_report.py, results.dense_report)
+    gives num_layers blocks before and after, not num_hidden_layers (twice as many, which it
+    wrote before), and the blocks a text forward runs are those blocks."""
+    from prunebench.atomic import read_json
+    from prunebench.checkpoint.param_count import text_blocks
+    from workflow_helpers import run_rule_script
+
+    config = FAMILIES[NAME]()
+    config.save_pretrained(tmp_path / "model")
+    run_rule_script("dense_report", monkeypatch, input={"model": str(tmp_path / "model")},
+                    output={"report": str(tmp_path / "report.json")},
+                    wildcards={"model": "longcat"}, params={"source": "tiny"})
+    report = read_json(tmp_path / "report.json")
+    assert report["blocks_before"] == report["blocks_after"] == config.num_layers == 4
+    assert config.num_hidden_layers == 8
+    assert report["params_before"] == report["params_after"] == count_params(config)
+    assert text_blocks(config) == [0, 1, 2, 3]
+
+
 # --------------------------------------------------------------------------- depth pruning
 
 @pytest.mark.parametrize("drop", [[0], [1, 2], [3]])

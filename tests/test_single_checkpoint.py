@@ -768,6 +768,8 @@ def test_recover_of_a_dense_model_is_the_workflows_dense_lora(tiny_model_dir, tm
                     wildcards={"model": tiny_model_dir.resolve().name},
                     params={"source": str(tiny_model_dir)})
     workflow = read_json(tmp_path / "dense_report.json")
+    assert workflow["blocks_before"] == workflow["blocks_after"] \
+        == modeling.load_config(tiny_model_dir).num_hidden_layers
     assert set(report) == set(workflow) | RECOVERY_KEYS
     same = set(workflow) - {"variant", "checkpoint", "provenance"}
     assert {k: report[k] for k in same} == {k: workflow[k] for k in same}

@@ -17,15 +17,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from prunebench.checkpoint.param_count import block_count, count_params
 from prunebench.plan.variants import canonical
 from prunebench.provenance import provenance
 
 
-def dense_report(*, model: str, source: str, params: int, blocks: int,
-                 checkpoint: str | Path) -> dict[str, Any]:
-    """prune_report.json of the dense variant: nothing removed. workflow/scripts/dense_report.py
-    writes the same fields (it keeps its own copy: a changed rule script would rerun every
-    dense benchmark after it)."""
+def dense_report(config, *, model: str, source: str, checkpoint: str | Path) -> dict[str, Any]:
+    """prune_report.json of the dense variant of the model `config` describes: nothing removed,
+    its size and its blocks from the config alone (`param_count.block_count`, the blocks a depth
+    prune removes: LongCat-Flash's num_layers, not its num_hidden_layers, which counts its two
+    attentions a block). workflow/scripts/dense_report.py and `prunebench recover` of a dense
+    model write it."""
+    params, blocks = count_params(config), block_count(config)
     return {
         "model": model, "variant": "dense", "method": "dense", "target": None,
         "target_params": params, "params_before": params, "params_after": params,

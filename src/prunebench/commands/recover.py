@@ -147,12 +147,11 @@ def base_variant(ckpt: Checkpoint) -> tuple[str, dict[str, Any]]:
                               "recover its base variant's folder instead")
     if variant != "dense" and report.get("method") != "dense":
         return variant, report
-    from prunebench.modeling import block_count, count_params, load_config
+    from prunebench.modeling import load_config
     from prunebench.results import dense_report
 
-    config = load_config(ckpt.path)
-    return "dense", dense_report(model=ckpt.name, source=ckpt.source, params=count_params(config),
-                                 blocks=block_count(config), checkpoint=ckpt.path)
+    return "dense", dense_report(load_config(ckpt.path), model=ckpt.name, source=ckpt.source,
+                                 checkpoint=ckpt.path)
 
 
 def instruction_records(data: dict[str, Any]) -> list[dict[str, str]]:

@@ -397,4 +397,4 @@ def text_blocks(config) -> list[int]:
     prune these alone (no calibration text reaches the others, whose removal would be free to
     every score and take the image pathway away) and width surgery refuses the others."""
     skipped = set(cross_attention_blocks(config))
-    return [i for i in range(config.num_hidden_layers) if i not in skipped]
+    return [i for i in range(block_count(config)) if i not in skipped]
