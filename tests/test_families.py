@@ -2221,7 +2221,8 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
         method_function("depth_mag")(model, None, int(TARGET * numel(model)),
                                      protect_first=1, protect_last=1)
         extra = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
-        if name in ("minicpm3", "youtu"):  # latent attention's, and its dense MLP
+        if name in ("minicpm3", "youtu", "longcat_flash"):
+            # latent attention's, and its dense MLP (LongCat-Flash's two beside its experts)
             extra = {}
         if name == "jetmoe":
             # its queries and outputs its attention experts' fused 3D parameters: its keys'

@@ -221,9 +221,9 @@ def test_a_published_per_expert_checkpoint_imports_as_transformers_loads_it(
 @pytest.mark.parametrize("method", ["llm_pruner", "flap", "wanda_sp", "blockpruner",
                                     "the compiled backend"])
 def test_width_methods_and_the_compiled_decoder_are_refused(method):
-    """Refused as a mixture of experts, the depth methods named; LoRA on the latent rule's
-    attention targets alone (plan.lora_settings.LATENT_TARGETS: q, k / v together, o), the
-    MLP targets refused (the experts are fused 3D parameters)."""
+    """Refused as a mixture of experts, the depth methods named; LoRA's targets pass (the
+    MLP targets adapt the dense MLPs, below), k_proj without v_proj refused (the latent rule,
+    plan.lora_settings.LATENT_TARGETS: k / v together)."""
     from prunebench.checkpoint.param_count import FamilyUnsupported, refuse_moe
     from prunebench.plan.lora_settings import expert_target_problem
 
@@ -232,6 +232,32 @@ def test_width_methods_and_the_compiled_decoder_are_refused(method):
                                                 ".*depth method"):
         refuse_moe(config, method)
     assert expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj"]) is None
-    problem = expert_target_problem(config, ["q_proj", "o_proj", "gate_proj"])
-    assert "LongcatFlashForCausalLM" in problem and "fused 3D" in problem
+    assert expert_target_problem(config, ["q_proj", "o_proj", "gate_proj"]) is None
     assert "k_proj', 'v_proj'] or none" in expert_target_problem(config, ["k_proj", "o_proj"])
+
+
+# --------------------------------------------------------------------------- LoRA
+
+def test_lora_adapts_the_attentions_and_the_dense_mlps_not_the_experts(tmp_path):
+    """The seven targets (the default's) adapt both latent attentions of every block (the
+    latent rule) and its two dense MLPs (`mlps.0`, `mlps.1`: plan.lora_settings.
+    DENSE_MLPS_BESIDE_EXPERTS), not the experts (fused 3D parameters) nor the router: every
+    adapter trains (a gradient on each lora_B) and merges into a plain LongcatFlashForCausalLM
+    computing the adapted model's logits; the workflow's start lets the default targets and
+    the MLP targets alone pass, and refuses k_proj without v_proj as the LoRA job does."""
+    from prunebench.lora import TARGETS
+    from test_deepseek import (check_lora_refused_at_start_and_by_the_job,
+                               check_lora_trains_and_merges)
+
+    adapted = [f"model.layers.{b}.{module}" for b in range(4) for module in (
+        *(f"self_attn.{i}.{part}" for i in range(2) for part in (
+            "q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj")),
+        *(f"mlps.{i}.{part}" for i in range(2) for part in ("gate_proj", "up_proj",
+                                                              "down_proj")))]
+    model = family_model(NAME)
+    check_lora_trains_and_merges(model, list(TARGETS), adapted)
+    folder = tmp_path / "m"
+    FAMILIES[NAME]().save_pretrained(folder)
+    check_lora_refused_at_start_and_by_the_job(
+        folder, model, ["k_proj", "o_proj", "gate_proj"], r"names \['k_proj'\] but not",
+        passing=[list(TARGETS), ["gate_proj", "up_proj", "down_proj"]])

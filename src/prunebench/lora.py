@@ -65,6 +65,9 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     (plan.lora_settings.own_targets): latent attention's q_proj its q_a_proj and q_b_proj,
     k_proj and v_proj together its kv_a_proj_with_mqa and kv_b_proj; DeepSeek-V4's k_proj and
     v_proj together its kv_proj, o_proj its o_b_proj; JetMoE's k_proj and v_proj its kv_proj.
+    The MLP targets of a mixture of experts are refused (its experts are fused 3D parameters),
+    but in LongCat-Flash, whose blocks hold two dense MLPs beside the experts (`mlps.0`,
+    `mlps.1`): they adapt those (plan.lora_settings.DENSE_MLPS_BESIDE_EXPERTS).
     """
     refuse_expert_targets(model, targets)
     # (by LLaMA's part names: Granite 4.0's input_linear is a packed gate_up_proj; of linear

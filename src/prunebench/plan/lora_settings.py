@@ -58,6 +58,11 @@ def packed_target_problems(targets: list[str],
     return problems
 
 MLP_TARGETS = ("gate_proj", "up_proj", "down_proj")
+# Mixtures of experts whose every block holds dense MLPs of linear layers under LLaMA's MLP
+# names beside its experts, which the MLP targets adapt (the experts, fused 3D parameters,
+# none): LongCat-Flash's two `mlps.0` and `mlps.1` a block (LongcatFlashMLP, one after each of
+# its attentions, beside the shortcut MoE `mlp`).
+DENSE_MLPS_BESIDE_EXPERTS = ("longcat_flash",)
 
 
 def ungated_target_problem(config, targets: list[str]) -> str | None:
@@ -83,10 +88,12 @@ def expert_target_problem(config, targets: list[str]) -> str | None:
     projections are fused 3D parameters (`mlp.experts.gate_up_proj`, `mlp.experts.down_proj`),
     no linear layer an adapter can wrap, so the MLP targets would adapt none of its experts
     (only Qwen3-MoE's and Qwen2-MoE's dense blocks, and Qwen2-MoE's shared expert) while the
-    settings said every block's MLP. Targets naming some of the parts of one of its attention's
-    own modules (`own_target_problem`) are refused first, and JetMoE's query and output targets
-    (`attention_expert_target_problem`). Said by the LoRA job (lora.lora_target_names) and at
-    the workflow's start (plan.checks.moe_problems)."""
+    settings said every block's MLP. Not where every block holds dense MLPs beside its
+    experts (DENSE_MLPS_BESIDE_EXPERTS: LongCat-Flash's), which the MLP targets adapt. Targets
+    naming some of the parts of one of its attention's own modules (`own_target_problem`) are
+    refused first, and JetMoE's query and output targets (`attention_expert_target_problem`).
+    Said by the LoRA job (lora.lora_target_names) and at the workflow's start
+    (plan.checks.moe_problems)."""
     if problem := own_target_problem(config, targets):
         return problem
     if family(config).attention_experts:
@@ -101,7 +108,8 @@ def expert_target_problem(config, targets: list[str]) -> str | None:
                 "experts are fused 3D parameters, so a +lora recovery has nothing of those "
                 "names to adapt: take +lora out of its variants")
     named = [t for t in targets if t in MLP_TARGETS]
-    if not (named and is_moe(config) and any(sparse_mlp_blocks(config))):
+    if (not (named and is_moe(config) and any(sparse_mlp_blocks(config)))
+            or getattr(config, "model_type", None) in DENSE_MLPS_BESIDE_EXPERTS):
         return None
     attention = [t for t in targets if t not in MLP_TARGETS] or ["q_proj", "k_proj", "v_proj",
                                                                  "o_proj"]
