@@ -18,8 +18,9 @@ generate (dense, depth-pruned, a cross block first) and the start letting it run
 method and BlockPruner pruning the self-attention blocks alone (exact counts, reloaded as
 MllamaForCausalLM, decoded as generate, the cross blocks bitwise as they were and still
 computing on images), head removal keeping the cross blocks' head_dim (a silent KV group's
-removal changing no logit, on text or images), width surgery of a cross block refused; the
-decode floor's reads and cache; the multimodal checkpoint's language model computing on text
+removal changing no logit, on text or images), width surgery of a cross block refused; LoRA's
+adapters on the self-attention blocks alone, trained and merged; the decode floor's reads and
+cache; the multimodal checkpoint's language model computing on text
 what the whole model computes.
 """
 
@@ -327,6 +328,25 @@ def test_head_removal_keeps_the_cross_blocks_head_dim(model, tmp_path):
         with pytest.raises(PrunebenchError, match="cross-attention block.*keeps it whole"):
             cut()
     assert numel(pruned) == count_params(pruned.config)
+
+
+def test_lora_adapts_the_self_attention_blocks_alone(model):
+    """LoRA's seven targets adapt the blocks a text forward runs (param_count.text_blocks), no
+    cross block's projections (skipped on text: their adapters got no gradient and merged as
+    nothing): every adapter trains (a gradient on each lora_B) and merges into a plain
+    MllamaForCausalLM computing the adapted model's logits; a depth-pruned model's cross
+    blocks, renumbered, get none either."""
+    from prunebench.lora import TARGETS, lora_target_names
+    from test_deepseek import check_lora_trains_and_merges
+
+    parts = [f"self_attn.{p}" for p in ("q_proj", "k_proj", "v_proj", "o_proj")] + [
+        f"mlp.{p}" for p in ("gate_proj", "up_proj", "down_proj")]
+    check_lora_trains_and_merges(model, list(TARGETS),
+                                 [f"model.layers.{b}.{p}" for b in (0, 2, 4) for p in parts])
+    pruned = remove_blocks(copy.deepcopy(model), [2])
+    assert pruned.config.cross_attention_layers == [1, 2]
+    assert lora_target_names(pruned, list(TARGETS))[0] == [
+        f"model.layers.{b}.{p}" for b in (0, 3) for p in parts]
 
 
 def test_a_block_range_of_cross_blocks_alone_is_refused():

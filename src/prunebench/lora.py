@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError, ResourceError, projections
-from prunebench.checkpoint.param_count import PACKED_PARTS, context_key, context_length
+from prunebench.checkpoint.param_count import (PACKED_PARTS, context_key, context_length,
+                                               cross_attention_blocks)
 from prunebench.atomic import atomic_path, delete_at_successful_exit, is_disk_full
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
 from prunebench.logs import Terminated
@@ -67,7 +68,9 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     v_proj together its kv_proj, o_proj its o_b_proj; JetMoE's k_proj and v_proj its kv_proj.
     The MLP targets of a mixture of experts are refused (its experts are fused 3D parameters),
     but in LongCat-Flash, whose blocks hold two dense MLPs beside the experts (`mlps.0`,
-    `mlps.1`): they adapt those (plan.lora_settings.DENSE_MLPS_BESIDE_EXPERTS).
+    `mlps.1`): they adapt those (plan.lora_settings.DENSE_MLPS_BESIDE_EXPERTS). A Llama 3.2
+    Vision model's cross-attention blocks, which no text forward runs, get none
+    (param_count.text_blocks: an adapter there would never learn, and merge as nothing).
     """
     refuse_expert_targets(model, targets)
     # (by LLaMA's part names: Granite 4.0's input_linear is a packed gate_up_proj; of linear
@@ -79,7 +82,11 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     chosen, skipped = [], []
     config = getattr(model, "config", None)
     own = own_targets(config) if config is not None else {}
+    unrun = {id(m) for block in (cross_attention_blocks(config) if config is not None else [])
+             for m in projections.decoder(model).layers[block].modules()}
     for name, module in model.named_modules():
+        if id(module) in unrun:  # (a Llama 3.2 Vision cross-attention block's: not on text)
+            continue
         path, _, last = name.rpartition(".")
         outer, _, owner = path.rpartition(".")
         if owner.isdigit():  # (LongCat-Flash's two attentions a block: self_attn.0, self_attn.1)
