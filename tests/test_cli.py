@@ -369,9 +369,13 @@ def test_depth_kv_cache_is_data_dependent_only_when_removable_blocks_differ():
     config.layer_shapes = [dict(shape, num_attention_heads=16, num_key_value_heads=16)] + \
         [dict(shape) for _ in range(31)]
     target = int(count_params(config) * 0.8)
-    assert depth.plan(config, target)["kv_heads_kept"] is None  # the criterion may take block 0
+    plan = depth.plan(config, target)  # the criterion may take block 0: between its 31 others
+    k = plan["blocks_removed"]  # left and block 0 among those taken
+    assert plan["kv_heads_kept"] is None
+    assert plan["kv_heads_kept_range"] == [16 + (31 - k) * 32, (32 - k) * 32]
     kept = depth.plan(config, target, protect_first=1)
     assert kept["kv_heads_kept"] == 16 + (31 - kept["blocks_removed"]) * 32
+    assert "kv_heads_kept_range" not in kept
 
 
 def test_plan_plans_what_it_can_and_names_the_model_and_variant_of_what_it_cannot(

@@ -19,6 +19,7 @@ the width methods, BlockPruner, depth_angular and the compiled decoder refused."
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 
 import pytest
@@ -279,6 +280,41 @@ def test_the_cache_held_and_read(mode, held, drop):
                                             for s in shapes)
     assert once == VOCAB * 32 + VOCAB + 2 * 3 * block_param_count(pruned.config, shapes[2]) \
         - 2 * len(drop) * block_param_count(pruned.config, shapes[2])
+
+
+@pytest.mark.parametrize("mode", ["per_loop", "last_loop"])
+def test_a_depth_plans_kv_cache_is_what_the_pruned_models_cache_holds(mode, tmp_path):
+    """A depth plan of 2 of blocks 1..4 (sizing.plan_blocks; 0 and 5 protected): with
+    "last_loop" every block holds one cache layer, so the KV heads kept are one figure; with
+    "per_loop" a recurrent block holds one a loop, so the criterion's choice decides, and the
+    plan gives the fewest and the most (`kv_heads_kept_range`): each the KV heads that
+    transformers' cache of a model pruned so holds (two recurrent blocks removed, or block 1
+    and one), every choice between. `prunebench plan` shows them in bytes."""
+    from prunebench.cli import format_rows, plan_rows
+
+    config = small(recurrent_kv_cache_mode=mode, sliding_window=16)
+    model = random_model(config)
+    plan = sizing.plan_blocks(config, int(0.75 * count_params(config)), 1, 1)
+    assert plan["blocks_removed"] == 2
+    held = set()
+    for drop in itertools.combinations(range(1, 5), 2):
+        pruned = remove_blocks(copy.deepcopy(model), list(drop))
+        with torch.no_grad():
+            cache = pruned(input_ids=ids(1, 9), use_cache=True).cache
+        held.add(held_bytes(cache) // (9 * 2 * 8 * 4))  # a key and a value of 8, float32
+    if mode == "last_loop":
+        assert held == {plan["kv_heads_kept"]} == {8} and "kv_heads_kept_range" not in plan
+        return
+    assert held == {12, 16} and plan["kv_heads_kept"] is None
+    assert plan["kv_heads_kept_range"] == [12, 16]
+    folder = write(tmp_path / "dory", config_json())
+    (tmp_path / "c.yaml").write_text(json.dumps({
+        "models": {"dory": {"source": f"local:{folder}", "variants": ["dense", "depth_mag-0.75"]}},
+        "methods": {"depth_mag": {"params": {"protect_first": 1, "protect_last": 1}}}}))
+    rows = plan_rows(tmp_path / "c.yaml", tmp_path)
+    assert rows[0]["kv_bytes"] == 24 * 2 * 8 * 2  # float16 on a GPU (dtype auto)
+    assert rows[1]["kv_bytes"] is None and rows[1]["kv_bytes_range"] == [12 * 32, 16 * 32]
+    assert "| data-dependent: 0.4 KiB (50%) to 0.5 KiB (67%) |" in format_rows(rows)
 
 
 # --------------------------------------------------------------------------- the criteria

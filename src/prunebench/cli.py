@@ -147,7 +147,9 @@ def plan_rows(config_files: str | Path | list[str | Path],
               directory: str | Path | None = None) -> list[dict]:
     """One row per variant of the config files (stacked as `--configfile` stacks them): its
     size and blocks, and `kv_bytes`, the KV cache one generated token adds in the benchmarks'
-    dtype, `kv_dtype` (None where the method's data decides which heads stay). `directory`:
+    dtype, `kv_dtype` (None where the method's data decides which heads stay; for a depth
+    method whose removable blocks cache unlike numbers of heads, `kv_bytes_range`, the fewest
+    and the most its choice can leave). `directory`:
     the run's `--directory` (in_directory)."""
     from prunebench.checkpoint.param_count import (block_count, count_params, kv_bytes_of,
                                                    kv_bytes_per_token, kv_head_count,
@@ -198,6 +200,11 @@ def plan_rows(config_files: str | Path | list[str | Path],
             row["kv_bytes"] = (row["dense_kv_bytes"] if entry["method"] == "dense"
                                else None if kept is None
                                else kv_bytes_per_token(model_cfg, kept, DTYPE_BYTES[kv_dtype]))
+            # (where the criterion's choice decides it: the fewest and the most bytes it leaves)
+            if between := row.pop("kv_heads_kept_range", None):
+                row["kv_bytes_range"] = [kv_bytes_per_token(model_cfg, heads,
+                                                            DTYPE_BYTES[kv_dtype])
+                                         for heads in between]
             rows.append(row)
     return rows
 
@@ -238,9 +245,14 @@ def format_calibration(calibration: dict) -> str:
             f"seed {calibration['seed']} {calibration['sampling']}")
 
 
-def format_kv(kv_bytes: int | None, dense_kv_bytes: int) -> str:
+def format_kv(kv_bytes: int | None, dense_kv_bytes: int,
+              kv_bytes_range: list[int] | None = None) -> str:
     """'368 KiB (72%)': per generated token, and against the dense model's (as
-    docs/families.md writes it)."""
+    docs/families.md writes it); where the criterion's choice decides it, 'data-dependent:
+    48 KiB (50%) to 72 KiB (75%)', the fewest and the most it can leave."""
+    if kv_bytes is None and kv_bytes_range:
+        fewest, most = (format_kv(b, dense_kv_bytes) for b in kv_bytes_range)
+        return f"data-dependent: {fewest} to {most}"
     if kv_bytes is None:
         return "data-dependent"
     kib = f"{kv_bytes / 1024:,.1f}".removesuffix(".0")
@@ -249,7 +261,7 @@ def format_kv(kv_bytes: int | None, dense_kv_bytes: int) -> str:
 
 def format_rows(rows: list[dict]) -> str:
     shown = ("model", "variant", "dense_params", "target_params", "params_after", "blocks_after",
-             "kv_bytes", "dense_kv_bytes", "kv_dtype")
+             "kv_bytes", "kv_bytes_range", "dense_kv_bytes", "kv_dtype")
     lines = [f"| model | variant | target | params after | blocks after | {kv_header(rows)} "
              "| plan |",
              "|---|---|---|---|---|---|---|"]
@@ -264,7 +276,8 @@ def format_rows(rows: list[dict]) -> str:
                      f"{format_params(r['target_params']) if r.get('target_params') else '-'} | "
                      f"{f'{after:,} ({format_params(after)})' if after else 'data-dependent'} | "
                      f"{'data-dependent' if blocks is None else blocks} | "
-                     f"{format_kv(r['kv_bytes'], r['dense_kv_bytes'])} | "
+                     f"{format_kv(r['kv_bytes'], r['dense_kv_bytes'], r.get('kv_bytes_range'))}"
+                     " | "
                      f"{', '.join(f'{k}={v}' for k, v in details.items())} |")
     return "\n".join(lines)
 

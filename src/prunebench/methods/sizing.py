@@ -839,26 +839,33 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
         # (as many blocks of each class as the plan says: any such take as many)
         removed = list(method_mixes(config, removable, method)[mix])
     # The criterion picks which blocks go, so the KV cache kept is known from the config only
-    # when every removable block caches as many heads (always, in an unpruned model) of one
-    # width (not in Gemma 4, whose global blocks' heads are wider: its KV bytes are not heads
-    # times one head_dim), nor in a GLM-MoE-DSA model whose "shared" blocks cache no indexer
-    # key (`indexer_blocks`: the blocks removed may hold one or not; param_count's
-    # kv_bytes_per_token counts one in every kept block where every block holds one), nor in
-    # a Dots 3 Note model whose blocks' latents differ in width (`latent_block_shapes`), nor
-    # in a DeepSeek-V4 model whose blocks' compressors differ (a sliding block caches no
-    # entry a token, a CSA block more than an HCA one: `deepseek_v4_compressed`).
-    removable_kv = {kv_head_count([shapes[b]]) for b in removable}
-    same = (len(removable_kv) == 1 and not family(config).per_layer_blocks
-            and len({shape.get("indexer", True) for shape in shapes}) == 1
-            and len({str(shape.get("latent")) for shape in shapes}) == 1
-            and len({shape.get("compressor") for shape in shapes}) == 1)
+    # when every removable block caches as many heads (always, in an unpruned model but
+    # Dory's) of one width (not in Gemma 4, whose global blocks' heads are wider: its KV bytes
+    # are not heads times one head_dim), nor in a GLM-MoE-DSA model whose "shared" blocks
+    # cache no indexer key (`indexer_blocks`: the blocks removed may hold one or not;
+    # param_count's kv_bytes_per_token counts one in every kept block where every block holds
+    # one), nor in a Dots 3 Note model whose blocks' latents differ in width
+    # (`latent_block_shapes`), nor in a DeepSeek-V4 model whose blocks' compressors differ (a
+    # sliding block caches no entry a token, a CSA block more than an HCA one:
+    # `deepseek_v4_compressed`). Where the heads alone differ (a Dory recurrent block's, cached
+    # once a loop: `cache_layers`; a width-pruned block's fewer), the kept blocks hold between
+    # what is left when the k removable blocks caching the most go and when those caching the
+    # fewest go: `kv_heads_kept_range`, the criterion choosing where in it.
+    one_width = (not family(config).per_layer_blocks
+                 and len({shape.get("indexer", True) for shape in shapes}) == 1
+                 and len({str(shape.get("latent")) for shape in shapes}) == 1
+                 and len({shape.get("compressor") for shape in shapes}) == 1)
+    removable_kv = sorted(kv_head_count([shapes[b]]) for b in removable)
+    most = kv_head_count(shapes) - sum(removable_kv[:k])
+    fewest = kv_head_count(shapes) - sum(removable_kv[len(removable_kv) - k:])
     return {"blocks_removed": k, "blocks_after": block_count(config) - k,
             "params_after": count_params(config) - depth_removed_params(config, removed),
             **({"hybrid_blocks_removed": mix[0]} if zamba2 else {}),
             **({"blocks_removed_by_size": [[size, count] for size, count in zip(
                 sorted({block_param_count(config, shape) for shape in shapes}, reverse=True),
                 mix)]} if mix and not zamba2 else {}),
-            "kv_heads_kept": kv_head_count(shapes) - k * removable_kv.pop() if same else None,
+            "kv_heads_kept": fewest if one_width and fewest == most else None,
+            **({"kv_heads_kept_range": [fewest, most]} if one_width and fewest < most else {}),
             "note": "which blocks go is decided by the criterion"}
 
 
