@@ -112,6 +112,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_dory.py \
 	tests/test_mistral4.py \
 	tests/test_qwen3_5.py \
+	tests/test_qwen4_exp.py \
 	tests/test_apertus_ministral.py \
 	tests/test_cwm_granite_swa.py \
 	tests/test_nemotron_h.py \

@@ -120,6 +120,11 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
         if model_type == "kolibri1_1" and "num_attention_heads" in values:  # Kolibri1_1Config
             # refuses more indexer heads (12) than a KV head's queries (so is config.json)
             values = {"index_num_heads": 1, **values}
+        if model_type == "qwen4_exp_text":  # Qwen4ExpTextConfig's default indexer keys are
+            # None, which transformers cannot build (a config.json without them is refused
+            # when read)
+            values = {"indexer_n_heads": 2, "indexer_kv_heads": 1, "indexer_head_dim": 256,
+                      "indexer_budget": 64, "indexer_compress_ratio": 4, **values}
         if model_type == "dots3_note_text" and "num_attention_heads" in values:
             # Dots3NoteTextConfig refuses KV heads other than the heads (so is config.json)
             values = {**values, "num_key_value_heads": values["num_attention_heads"]}

@@ -17,6 +17,7 @@ safetensors (never pickle).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -627,6 +628,8 @@ def published_state(model: nn.Module) -> dict[str, torch.Tensor]:
     transposed = CONV1D_WEIGHTS.get(model.config.model_type, ())
     state = {k: (v.detach().t() if transposed and k.endswith(transposed) else v.detach())
              .contiguous() for k, v in model.state_dict().items()}
+    if model.config.model_type == "qwen4_exp_text":
+        state = sharded_ngram_tables(model.config, state)
     if model.config.model_type == "gpt_neox_japanese":
         ((published, held),) = LOADED_NAMES["gpt_neox_japanese"]
         state = {k[: -len(held)] + published if k.endswith(held) else k: v
@@ -638,6 +641,62 @@ def published_state(model: nn.Module) -> dict[str, torch.Tensor]:
         # when it loads)
         state = {k: v for k, v in state.items() if not k.startswith(others)}
     return state
+
+
+# A Qwen4-Exp per-layer embedding's n-gram table, as its class holds it, and the name pattern
+# of the row shards (split_ngram_parts of them) transformers saves it as and concatenates
+# when it loads (its conversion mapping: Concatenate / Chunk over the rows).
+NGRAM_TABLE = "ngram_embedding.weight"
+NGRAM_SHARD = re.compile(r"^(.*ngram_embedding)\.shard_(\d+)\.weight$")
+
+
+def sharded_ngram_tables(config, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`state` with each Qwen4-Exp n-gram table split by rows into config.split_ngram_parts
+    shards (`ngram_embedding.shard_<i>.weight`, torch.chunk's), as transformers saves it."""
+    out = {}
+    for name, tensor in state.items():
+        if name.endswith("." + NGRAM_TABLE):
+            stem = name[: -len(".weight")]
+            for i, part in enumerate(torch.chunk(tensor, config.split_ngram_parts, dim=0)):
+                out[f"{stem}.shard_{i}.weight"] = part.clone()  # (a file each holds)
+        else:
+            out[name] = tensor
+    return out
+
+
+def joined_ngram_tables(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`state` with each Qwen4-Exp n-gram table's row shards (`sharded_ngram_tables`)
+    concatenated in their order into the one table its class holds."""
+    shards: dict[str, dict[int, torch.Tensor]] = {}
+    out = {}
+    for name, tensor in state.items():
+        if match := NGRAM_SHARD.match(name):
+            shards.setdefault(match.group(1), {})[int(match.group(2))] = tensor
+        else:
+            out[name] = tensor
+    for stem, parts in shards.items():
+        out[f"{stem}.weight"] = torch.cat([parts[i] for i in sorted(parts)], dim=0)
+    return out
+
+
+# Layer kinds a family's class holds under another name than its published config.json gives
+# them, written back so on save: Qwen4-Exp's indexed blocks (5.18 on "indexed_attention", 5.17
+# "qwen_sparse_attention"), published "full_attention", which every release reads (5.17
+# refuses the later name).
+PUBLISHED_LAYER_TYPES = {"qwen4_exp_text": {"indexed_attention": "full_attention",
+                                            "qwen_sparse_attention": "full_attention"}}
+
+
+def write_published_layer_types(config, folder: Path) -> None:
+    """Rewrite config.json's layer_types in `folder` with the published names of its kinds
+    (`PUBLISHED_LAYER_TYPES`); nothing for other families."""
+    names = PUBLISHED_LAYER_TYPES.get(getattr(config, "model_type", None))
+    if not names:
+        return
+    path = Path(folder) / "config.json"
+    raw = json.loads(path.read_text())
+    raw["layer_types"] = [names.get(kind, kind) for kind in raw.get("layer_types") or []]
+    path.write_text(json.dumps(raw, indent=2, sort_keys=True) + "\n")
 
 
 # The module in a Zamba hybrid block that holds the shared transformer block it runs
@@ -924,6 +983,7 @@ def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
         # (Dots 3 Note's flag: prunebench's reading, not the model's: model_wide_readable)
         readable = model.config.__dict__.pop("allow_global_per_layer_attribute_access", None)
         model.config.save_pretrained(tmp)
+        write_published_layer_types(model.config, tmp)
         if readable is not None:
             model.config.allow_global_per_layer_attribute_access = readable
         if getattr(model, "generation_config", None) is not None:
@@ -1230,6 +1290,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
             state[embedding] = head  # tied, saved under the head's name
     if config.model_type == "minimax":
         state = _with_lightning_buffers(model, state, path)
+    if config.model_type == "qwen4_exp_text":
+        state = joined_ngram_tables(state)
     state = _zamba_shared_state(model, state)
     expected = model.state_dict()
     if config.model_type in EQUAL_NAMES:  # (Aria's experts: 5.17's names or 5.25's)
@@ -1841,7 +1903,19 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             f"{[i for i in range(n) if linear[i]]}): OlmoHybridConfig refuses a model without "
             "a Gated DeltaNet block, so neither prunebench nor transformers would load the "
             "pruned checkpoint. Remove fewer blocks (a larger size)")
-    if broken := broken_reads(model.config, drop):  # (refused before anything changes)
+    if (broken := broken_reads(model.config, drop)) and model.config.model_type == \
+            "qwen4_exp_text":  # (refused before anything changes)
+        ple = [i - 1 for i in model.config.ple_layer_ids]
+        raise PrunebenchError(
+            f"removing blocks {sorted(drop)} would remove per-layer embedding block(s) "
+            f"{sorted({source for _, source, _ in broken})} of this Qwen4-Exp model and keep "
+            f"later ones ({sorted({reader for reader, _, _ in broken})}; its PLE blocks are "
+            f"{ple}): each PLE table's hash and rows follow its block's rank in ple_layer_ids, "
+            "so a later table would reload at another rank, which transformers refuses (a "
+            "size mismatch) or hashes otherwise. Remove only the last PLE blocks (each with "
+            "every PLE block after it), or keep them: the depth methods choose so "
+            "(methods.sizing.may_remove)")
+    if broken:  # (refused before anything changes)
         raise PrunebenchError(
             f"removing blocks {sorted(drop)} would remove block(s) "
             f"{sorted({source for _, source, _ in broken})} of this Kolibri-1.1 model and keep "
@@ -1957,6 +2031,10 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 "attn_sconv", "mlp_sconv", "post_attention_convolution", "post_mlp_convolution")):
             if conv is not None:
                 conv.layer_idx = new_idx
+        # (a Qwen4-Exp block's per-layer embedding and its n-gram table keep their
+        # convolution's state and the last token ids in the block's cache entry)
+        if (ple := getattr(layer, "ple", None)) is not None:
+            ple.layer_idx = ple.ple_embedding.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
         if isinstance(attentions := getattr(layer, "self_attn", None), nn.ModuleList):

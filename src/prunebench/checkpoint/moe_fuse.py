@@ -183,6 +183,9 @@ weights are converted once (checkpoint.pickle_convert):
   extraction leaves it: checkpoint.text_part, which drops its `mtp.*` layer): transformers
   maps it onto `qwen2_moe`'s conversion too (5.17 and 5.25), so a checkpoint of per-expert
   tensors is fused as Qwen3-Next's; one whose experts are fused already is left alone.
+- Qwen4-Exp's language model (`qwen4_exp_text`; transformers maps it onto Qwen3.5-MoE's
+  conversion, and saves its experts one at a time so): fused as Qwen3.5-MoE's, its n-gram
+  tables' row shards left as they are (modeling.joined_ngram_tables reads them).
 
 Each block's tensors are read (one block in memory at a time, whichever original file holds
 them) and written to a shard of their own, `model-fused-00001-of-000NN.safetensors`; the rest
@@ -232,7 +235,7 @@ MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_
              "mimo_v2_flash", "longcat_flash",
              "flint", "kolibri1", "minicpm5_moe", "minimax", "kolibri1_1",
              "sarvam_moe", "param2moe", "sarvam_mla", "lara_mini", "minimax_m3_vl_text",
-             "beam")
+             "beam", "qwen4_exp_text")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",

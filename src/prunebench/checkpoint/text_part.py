@@ -13,7 +13,8 @@ and Qwen2.5-VL (`qwen2_vl`, `qwen2_5_vl`) a Qwen2 one and Qwen3-VL (`qwen3_vl`) 
 beside a ViT; Llama 4 Scout and Maverick (`llama4`, Llama4ForConditionalGeneration) a Llama 4
 mixture of experts (`llama4_text`) beside a vision tower and a projector; Qwen3.5 and
 Qwen3.5-MoE (`qwen3_5`, `qwen3_5_moe`) a Qwen3.5 language model (`qwen3_5_text`,
-`qwen3_5_moe_text`) beside a ViT and a multi-token-prediction layer; Gemma 4
+`qwen3_5_moe_text`) beside a ViT and a multi-token-prediction layer; Qwen4-Exp (`qwen4_exp`)
+a Qwen4-Exp language model (`qwen4_exp_text`) beside a ViT; Gemma 4
 (`gemma4`, Gemma4ForConditionalGeneration) a Gemma 4 one (`gemma4_text`) beside a vision
 tower, an audio tower (E2B, E4B) and their embedders; Gemma 4 12B (`gemma4_unified`) a
 Gemma 4 12B one (`gemma4_unified_text`) beside embedders of raw image patches and audio
@@ -290,6 +291,15 @@ WRAPPERS: dict[str, Wrapper] = {
                            ("qwen3_5_moe_text",), _QWEN_VL_RENAMES,
                            (*_QWEN_VL_LEFT_OUT, "mtp."), tied_by_default=False,
                            tied_by_text=True, text_overrides={"mtp_num_hidden_layers": 0}),
+    # Qwen4-Exp (qwen4_exp, Qwen4ExpForConditionalGeneration, transformers 5.23 on): Qwen3.5-
+    # MoE's layout around a Qwen4-Exp language model (qwen4_exp_text); given text alone,
+    # Qwen4ExpModel hands its language model the token ids for the per-layer embeddings and
+    # text positions, as Qwen4ExpForCausalLM computes them. Its text config says nothing of a
+    # multi-token-prediction layer; one `mtp.*` would be left out as Qwen3.5's. Tied as
+    # Qwen3.5's.
+    "qwen4_exp": Wrapper("Qwen4ExpForConditionalGeneration", "Qwen4-Exp",
+                         ("qwen4_exp_text",), _QWEN_VL_RENAMES, (*_QWEN_VL_LEFT_OUT, "mtp."),
+                         tied_by_default=False, tied_by_text=True),
     # Gemma 4 (E2B, E4B, 31B, 26B-A4B): given text alone, Gemma4ForConditionalGeneration runs
     # its Gemma4TextModel and LM head with the text config's final soft cap, as
     # Gemma4ForCausalLM does; its text_config's use_bidirectional_attention "vision" makes

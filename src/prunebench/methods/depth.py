@@ -283,10 +283,12 @@ def layer_hidden(output):
 
 
 # The families whose blocks pass on hyper-connected residual streams, [batch, tokens, streams,
-# hidden] (HY-V4's and DeepSeek-V4's hc_mult ones), and with Gemma 3n's AltUp streams those
-# whose last block's output is compared as it leaves the block, the final norm reading one state
-# made of them (HY-V4's and DeepSeek-V4's hc_head, Gemma 3n's AltUp unembedding).
-HYPER_CONNECTED = ("hy_v4", "deepseek_v4")
+# hidden] (HY-V4's and DeepSeek-V4's hc_mult ones; Qwen4-Exp's hc_count ones already
+# concatenated a token, [batch, tokens, streams x hidden]), and with Gemma 3n's AltUp streams
+# those whose last block's output is compared as it leaves the block, the final norm reading
+# one state made of them (HY-V4's and DeepSeek-V4's hc_head, Qwen4-Exp's
+# hyper_connection_mixer, Gemma 3n's AltUp unembedding).
+HYPER_CONNECTED = ("hy_v4", "deepseek_v4", "qwen4_exp_text")
 STREAM_FAMILIES = ("gemma3n_text", *HYPER_CONNECTED)
 
 
@@ -295,8 +297,8 @@ def token_states(model, hidden: torch.Tensor) -> torch.Tensor:
     Gemma 3n block's are its altup_num_inputs residual streams, [streams, batch, tokens,
     hidden], and an HY-V4 or DeepSeek-V4 block's its hc_mult ones, [batch, tokens, streams,
     hidden], each concatenated a token (the residual state the next block reads whole:
-    ShortGPT's cosine and the angular distance count each token once, not once a stream);
-    other families' as they are."""
+    ShortGPT's cosine and the angular distance count each token once, not once a stream); a
+    Qwen4-Exp block's hc_count streams come so; other families' as they are."""
     model_type = getattr(model.config, "model_type", None)
     if model_type == "gemma3n_text":
         return hidden.permute(1, 2, 0, 3).flatten(2)

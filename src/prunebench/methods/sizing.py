@@ -74,8 +74,9 @@ def depth_removable(config, protect_first: int, protect_last: int) -> list[int]:
         raise PrunebenchError(
             f"protect_first={protect_first} and protect_last={protect_last} leave no removable "
             f"block out of {block_count(config)}: the blocks {sorted(read)} they leave "
-            "removable are read by blocks they protect (their keys and values or candidate "
-            "pool), so stay: lower them (0 and 0 switch the protection off)")
+            "removable are read by blocks they protect (their keys and values, candidate "
+            "pool or per-layer embedding rank), so stay: lower them (0 and 0 switch the "
+            "protection off)")
     return blocks
 
 
@@ -131,8 +132,9 @@ def staying_note(config, removable: Sequence[int]) -> str:
     not protected: those the model needs, and those blocks kept read."""
     return ((f"; blocks {needed} stay whatever the protection: the model needs them "
              "(depth_kept_blocks)" if (needed := depth_kept_blocks(config)) else "")
-            + (f"; blocks {read} stay while blocks kept read them (their keys and values or "
-               "candidate pool: param_count.broken_reads)" if (read := [
+            + (f"; blocks {read} stay while blocks kept read them (their keys and values, "
+               "candidate pool or per-layer embedding rank: param_count.broken_reads)" if (
+                   read := [
                    b for b in range(block_count(config))
                    if b not in removable and broken_reads(config, [*removable, b])]) else ""))
 

@@ -475,6 +475,11 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                                  for i in range(values["num_hidden_layers"])]
     if values.get("model_type") in GATED_DELTANET_TYPES:
         values["layer_types"] = qwen3_next_layer_types(values)
+    if values.get("model_type") == "qwen4_exp_text":
+        # Qwen4ExpTextConfig's: the per-layer embeddings' blocks sorted, once each, and their
+        # width hidden_size where left out
+        values["ple_layer_ids"] = sorted(set(values["ple_layer_ids"] or []))
+        values["ple_embed_dim"] = values["ple_embed_dim"] or values["hidden_size"]
     if values.get("model_type") == "zaya" and not values.get("layer_types"):
         values["layer_types"] = ["hybrid"] * values["num_hidden_layers"]  # ZayaConfig's
     if values.get("model_type") == "dory":
@@ -914,7 +919,8 @@ def as_class_type(values: dict[str, Any]) -> dict[str, Any]:
 # The families of Gated DeltaNet blocks beside full-attention ones (gated but OLMo Hybrid's),
 # by model_type: what messages call such a model.
 GATED_DELTANET_TYPES = {"qwen3_next": "Qwen3-Next", "qwen3_5_text": "Qwen3.5",
-                        "qwen3_5_moe_text": "Qwen3.5-MoE", "olmo_hybrid": "OLMo Hybrid"}
+                        "qwen3_5_moe_text": "Qwen3.5-MoE", "olmo_hybrid": "OLMo Hybrid",
+                        "qwen4_exp_text": "Qwen4-Exp"}
 
 
 def qwen3_next_layer_types(values: dict[str, Any]) -> Any:

@@ -2083,6 +2083,9 @@ def _qwen3_next_unbuilt(raw: dict[str, Any]) -> str | None:
     without the gate, which transformers' class would not load."""
     model_type = raw.get("model_type") or "qwen3_next"
     kinds = qwen3_next_layer_types(raw)
+    if model_type == "qwen4_exp_text" and isinstance(kinds, list):
+        # (its indexed blocks: published "full_attention", saved by 5.18 on "indexed_attention")
+        kinds = ["full_attention" if kind == "indexed_attention" else kind for kind in kinds]
     other = sorted({k for k in kinds if k not in ("linear_attention", "full_attention")}
                    if isinstance(kinds, list) else ())
     if other:
@@ -2116,6 +2119,8 @@ def _qwen3_next_unbuilt(raw: dict[str, Any]) -> str | None:
                 "without the gate; prunebench never runs the checkpoint's own code: use a "
                 f"checkpoint of the published {GATED_DELTANET_TYPES[model_type]} architecture "
                 "(attn_output_gate true)")
+    if model_type == "qwen4_exp_text" and (problem := _qwen4_exp_unbuilt(raw, kinds)):
+        return problem
     defaults = CONFIG_DEFAULTS[model_type]
     values = raw.get("linear_num_value_heads", defaults["linear_num_value_heads"])
     keys = raw.get("linear_num_key_heads", defaults["linear_num_key_heads"])
@@ -2174,3 +2179,46 @@ def checkpoint_config(path: str | Path) -> SimpleNamespace:
     with it, without transformers (a multimodal checkpoint by the language model prunebench
     keeps of it)."""
     return config_from_dict(checked_config_json(path, text_part=True))
+
+
+# The QSA indexer's keys of a Qwen4-Exp config.json: Qwen4ExpTextAttention builds its indexer
+# from them in every indexed block (None, Qwen4ExpTextConfig's default, builds none: a
+# TypeError).
+QWEN4_EXP_INDEXER_KEYS = ("indexer_n_heads", "indexer_kv_heads", "indexer_head_dim",
+                          "indexer_budget", "indexer_compress_ratio")
+
+
+def _qwen4_exp_unbuilt(raw: dict[str, Any], kinds: list[str]) -> str | None:
+    """What of a Qwen4-Exp config.json transformers (5.23 on) does not build, said with what
+    to do; None when nothing: an indexed block without the QSA indexer's keys (each indexed
+    block builds its indexer from them), and what Qwen4ExpTextConfig refuses of the per-layer
+    embeddings (a `ple_layer_ids` entry outside the blocks or on an indexed block, no
+    eos_token_id, a ple_embed_dim no multiple of the n-gram heads)."""
+    fix = ("re-download or rebuild the model; a config.json edited by hand no longer "
+           "describes its blocks")
+    missing = [key for key in QWEN4_EXP_INDEXER_KEYS if raw.get(key) is None]
+    if missing and "full_attention" in kinds:
+        return (f"gives no {', '.join(missing)}: Qwen4ExpTextAttention builds the QSA indexer "
+                f"of every indexed block from them (Qwen4ExpTextConfig's default None builds "
+                f"none), so transformers cannot build this model: {fix}")
+    ple = raw.get("ple_layer_ids") or []
+    if not ple:
+        return None
+    outside = [i for i in ple if not isinstance(i, int) or not 1 <= i <= len(kinds)
+               or kinds[i - 1] != "linear_attention"]
+    if outside:
+        return (f"gives ple_layer_ids {outside}, not one-indexed Gated DeltaNet blocks "
+                f"(layer_types: {kinds}): Qwen4ExpTextConfig refuses per-layer embeddings "
+                f"elsewhere: {fix}")
+    if raw.get("eos_token_id") in (None, []):
+        return ("gives ple_layer_ids but no eos_token_id: Qwen4ExpTextConfig refuses it (its "
+                f"per-layer embeddings cut the n-grams at the end-of-sequence token): {fix}")
+    defaults = CONFIG_DEFAULTS["qwen4_exp_text"]
+    heads = ((raw.get("ngram_size", defaults["ngram_size"]) - 1)
+             * raw.get("heads_per_ngram", defaults["heads_per_ngram"]))
+    width = raw.get("ple_embed_dim") or raw.get("hidden_size", defaults["hidden_size"])
+    if heads <= 0 or width % heads:
+        return (f"gives ple_embed_dim {width} for {heads} n-gram heads ((ngram_size - 1) x "
+                "heads_per_ngram): Qwen4ExpTextConfig refuses a width no positive multiple of "
+                f"them: {fix}")
+    return None

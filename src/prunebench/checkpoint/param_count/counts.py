@@ -25,7 +25,8 @@ from .shapes import (LINEAR_ATTENTION_SHAPE, MAMBA1_SHAPE, activation_params,
                      longcat_flash_block_params, mamba1_params, mamba_params, mla_params,
                      mlstm_params, moa_params, one_mixer_block_params, one_mixer_block_shapes,
                      own_block_params, per_layer_block_params, per_layer_block_shapes,
-                     per_layer_input_params, prediction_head_params, router_param_count,
+                     per_layer_input_params, ple_ranks, prediction_head_params,
+                     qwen4_exp_block_params, router_param_count,
                      rwkv_block_params, shared_expert_params, window_block_shapes,
                      zamba2_block_params, zamba2_shared_params, zamba_block_params, zamba_shapes,
                      zamba_shared_params, zaya_router_params)
@@ -173,6 +174,9 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
             if getattr(config, "model_type", None) == "deepseek_v4":
                 for entry, kind in zip(shapes, config.layer_types):
                     entry["compressor"] = kind  # (its compressor by its attention's kind)
+            for entry, rank in zip(shapes, ple_ranks(config)):
+                if rank is not None:  # (a Qwen4-Exp block's per-layer embedding, its table's
+                    entry["ple_rank"] = rank  # rows by its rank: qwen4_exp_block_params)
             if getattr(config, "model_type", None) == "zaya" and shapes:
                 # ZayaRouter builds router_states_scale by index, in every block but block 0
                 shapes[0]["router_reads_state"] = False
@@ -301,6 +305,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         return deepseek_v4_block_params(config, shape)
     if getattr(config, "model_type", None) == "longcat_flash":
         return longcat_flash_block_params(config)
+    if getattr(config, "model_type", None) == "qwen4_exp_text":
+        return qwen4_exp_block_params(config, shape)
     if getattr(config, "model_type", None) == "zamba2":
         return zamba2_block_params(config, shape)
     if family(config).mamba2_blocks:
@@ -417,8 +423,11 @@ def non_block_param_count(config: LlamaConfig) -> int:
     emb = embedding_rows(config) * config.hidden_size
     # tied: the head is the embedding
     head = 0 if tied_embeddings(config) else lm_head_rows(config) * config.hidden_size
-    final = 0 if f.post_ln_blocks or (f.final_norm_removed_key and getattr(
-        config, f.final_norm_removed_key, False)) else norm_params(config)
+    # (no final norm: OpenAI GPT's blocks end in theirs; Qwen4-Exp's hyper_connection_mixer
+    # collapses the streams instead, hyper_head_params)
+    final = 0 if f.post_ln_blocks or getattr(config, "model_type", None) == "qwen4_exp_text" or (
+        f.final_norm_removed_key and getattr(config, f.final_norm_removed_key, False)
+    ) else norm_params(config)
     positions = 0 if f.position_table_offset is None else (
         (config.max_position_embeddings + f.position_table_offset) * config.hidden_size)
     # BLOOM's norm of the embeddings; RWKV's pre_ln (on its first block, whichever that is)

@@ -794,6 +794,24 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                          "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512,
                          "num_local_experts": 256, "num_experts_per_tok": 8,
                          **_GATED_DELTANET_DEFAULTS},
+    # Qwen4ExpTextConfig's (5.23 to 5.25): Qwen3.5-MoE's shape with 512 experts (10 a
+    # token), 4 residual streams mixed at rank 320, no per-layer embeddings (ple_layer_ids
+    # None; ple_embed_dim None reads as hidden_size) and no QSA indexer keys (None: an indexed
+    # block is then refused when read, `_qwen4_exp_unbuilt`); layer_types derived from
+    # full_attention_interval where a config.json gives none (config_from_dict).
+    "qwen4_exp_text": {**_QWEN_DEFAULTS, "vocab_size": 248320, "hidden_size": 2048,
+                       "intermediate_size": None, "num_hidden_layers": 40,
+                       "num_attention_heads": 16, "num_key_value_heads": 2, "head_dim": 256,
+                       "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512,
+                       "num_local_experts": 512, "num_experts_per_tok": 10,
+                       **_GATED_DELTANET_DEFAULTS, "hc_count": 4, "hc_lowrank": 320,
+                       "ple_layer_ids": None, "ple_embed_dim": None, "ple_conv_kernel_size": 4,
+                       "ngram_size": 3, "heads_per_ngram": 8,
+                       "ngram_vocab_size_base": 20_000_000,
+                       "make_ngram_vocab_size_divisible_by": 128, "seed": 1234,
+                       "split_ngram_parts": 512, "indexer_n_heads": None,
+                       "indexer_kv_heads": None, "indexer_head_dim": None,
+                       "indexer_budget": None, "indexer_compress_ratio": None},
     # LaraMiniConfig's (5.24, 5.25: the published Lara-4-Mini-Base's shape, their docstring
     # says): GQA 16 / 4 heads of 128 on hidden 1024, a window of 512, 128 experts of 512 (4 a
     # token) and a shared expert of 512 in every block, a Gated DeltaNet of 8 key heads and 16

@@ -2098,6 +2098,21 @@ FAMILIES: dict[str, Family] = {
                                shared_expert=SharedExpert.gated(
                                    "shared_expert_intermediate_size"),
                                linear_attention=True, gated_query=True),
+    # Qwen4ExpTextDecoderLayer (the language model of Qwen4ExpForConditionalGeneration,
+    # transformers 5.23 on: RELEASE_REASONS): Qwen3.5-MoE's two token mixers, its indexed
+    # blocks' gated attention holding a QSA indexer (index_qk_proj, q / k layernorms:
+    # `attention_indexer`, `indexer_blocks`), and Qwen3-Next's sparse MLP, but no norms of
+    # LLaMA's: hc_count residual streams, each sublayer reading them through a gated residual
+    # of its own, collapsed by hyper_connection_mixer (no final norm); the blocks
+    # ple_layer_ids lists add a per-layer n-gram embedding whose table's rows follow the
+    # block's rank in that list (`qwen4_exp_block_params`, `ple_sources`).
+    "qwen4_exp_text": Family("Qwen4ExpForCausalLM", "Qwen4ExpTextConfig", None, None, None,
+                             True, norm_plus_one=True,
+                             moe_intermediate_key="moe_intermediate_size",
+                             shared_expert=SharedExpert.gated(
+                                 "shared_expert_intermediate_size"),
+                             linear_attention=True, gated_query=True, attention_indexer=True,
+                             min_transformers="5.23.0"),
     # LaraMiniDecoderLayer (Translated's Lara 4 Mini, transformers 5.24 on): Qwen3.5's block
     # (two norms around the token mixer `layer_types` names) with three kinds: a Gated DeltaNet
     # (`linear_attn`, Qwen3.5's: Qwen3-Next's parameters) or Qwen3's attention (q_norm /

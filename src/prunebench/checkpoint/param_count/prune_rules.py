@@ -254,14 +254,29 @@ def kolibri1_1_sources(config) -> list[tuple[int, int, str]]:
     return reads
 
 
+def ple_sources(config) -> list[tuple[int, int, str]]:
+    """What each per-layer embedding block of a Qwen4-Exp model needs of the one before it in
+    ple_layer_ids, as `kolibri1_1_sources` says a block's reads: (block, the PLE block before
+    it, "per-layer embedding rank"). Each table's hash and rows follow its block's rank in that
+    list (`ple_table_shape`), so a kept one reloads only while every PLE block before it stays:
+    only the last PLE blocks may go, each with all those after it. Empty in other families."""
+    if getattr(config, "model_type", None) != "qwen4_exp_text":
+        return []
+    listed = [i - 1 for i in sorted(set(config.ple_layer_ids or []))]
+    return [(later, earlier, "per-layer embedding rank")
+            for earlier, later in zip(listed, listed[1:])]
+
+
 def broken_reads(config, removed) -> list[tuple[int, int, str]]:
     """What removing the blocks `removed` would take from a block kept: each (reader, source,
-    what) of `kolibri1_1_sources` whose source goes while its reader stays (that reader would
-    read a missing block's keys, values or pool, or another's). A source goes with its readers
+    what) of `kolibri1_1_sources` or `ple_sources` whose source goes while its reader stays
+    (that reader would read a missing block's keys, values or pool, or another's; a Qwen4-Exp
+    per-layer embedding would reload at another rank). A source goes with its readers
     freely: the kept blocks' lists are renumbered (kept_block_lists). Empty in other families
     and where every reader of a removed source goes too."""
     gone = set(removed)
-    return [(reader, source, what) for reader, source, what in kolibri1_1_sources(config)
+    return [(reader, source, what)
+            for reader, source, what in kolibri1_1_sources(config) + ple_sources(config)
             if source in gone and reader not in gone]
 
 
@@ -596,6 +611,11 @@ def kept_block_lists(config, keep: list[int]) -> dict[str, Any]:
         new = {old: i for i, old in enumerate(keep)}
         lists["index_layers"] = [new[b] for b in config.index_layers if b in new]
         lists["kv_source_layers"] = [new[config.kv_source_layers[b]] for b in keep]
+    if getattr(config, "model_type", None) == "qwen4_exp_text":
+        # Qwen4ExpTextConfig's one-indexed per-layer embedding blocks: the kept ones' new
+        # numbers (each keeps its rank: the PLE blocks removed are the last, ple_sources)
+        lists["ple_layer_ids"] = [new + 1 for new, old in enumerate(keep)
+                                  if old + 1 in (config.ple_layer_ids or [])]
     # (Dory's sections, whose sizes place each kept block in its own: DoryModel slices its
     # layers by them)
     lists.update(dory_sections(config, keep))

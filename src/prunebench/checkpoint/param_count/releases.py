@@ -215,6 +215,12 @@ RELEASE_REASONS = {"inkling2_text": "5.23's Inkling2ForCausalLM is another model
                    "experts' gate_up_proj with rows for the zero experts too, which no token "
                    "reads and 5.25 builds none of (the same checkpoint holds other shapes "
                    "and counts on the two: 5.17 refuses one 5.25 saved)",
+                   "qwen4_exp_text": "5.17 to 5.22 have Qwen4ExpTextConfig but, with "
+                   "eager attention and a left-padded batch, add the QSA indexer's float mask "
+                   "to the causal one (the minimum twice: -inf), so the padded row's logits "
+                   "are all NaN, its real tokens' too; 5.17 also refuses the config.json a "
+                   "later release writes, whose layer_types name the indexed blocks "
+                   "indexed_attention where 5.17 knows qwen_sparse_attention",
                    "cohere_compass_text": "5.17 to 5.20 have CohereCompassTextConfig but "
                    "rotate by ERNIE-4.5-VL's reordered frequencies, ignoring the published "
                    "mrope_interleaved, where 5.21 on rotates as Qwen3-VL's interleaved M-RoPE "

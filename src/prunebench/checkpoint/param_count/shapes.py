@@ -2,11 +2,12 @@
 attention (Gated DeltaNet, KDA, lightning, short convolutions), Mamba-1 and Mamba-2 mixers,
 Zamba's and Zamba2's shared blocks, xLSTM, Griffin, RWKV, Nemotron-H, Gemma 3n / Gemma 4's
 per-layer blocks, experts and routers, latent attention, attention experts, indexers, Inkling,
-DeepSeek-V4, hyper-connections.
+DeepSeek-V4, hyper-connections, Qwen4-Exp's gated residuals and per-layer n-gram embeddings.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from types import SimpleNamespace
 from typing import Any, NamedTuple
@@ -984,6 +985,8 @@ def deepseek_v4_token_bytes(config, kinds: list[str], bytes_per_value: int) -> i
 def indexer_key_width(config) -> int:
     """Values a DeepSeek-V3.2 block caches for its indexer a position (one key of
     index_head_dim, DynamicIndexedLayer's); 0 for a family without an indexer."""
+    if getattr(config, "model_type", None) == "qwen4_exp_text":  # (its QSA indexer's key)
+        return config.indexer_head_dim
     return config.index_head_dim if family(config).attention_indexer else 0
 
 
@@ -1127,7 +1130,11 @@ def hyper_connection_params(config) -> int:
 def hyper_head_params(config) -> int:
     """Parameters of HY-V4's HYV4HyperHead (`model.hc_head`, float32), which collapses the
     hc_mult streams before the final norm: hc_fn (hc_mult x hc_mult x hidden), hc_base
-    (hc_mult) and hc_scale (1); 0 for other families."""
+    (hc_mult) and hc_scale (1); Qwen4-Exp's hyper_connection_mixer (a gated residual without
+    block_inject_weight, `gated_residual_params`: its model has no final norm); 0 for other
+    families."""
+    if getattr(config, "model_type", None) == "qwen4_exp_text":
+        return gated_residual_params(config, inject=False)
     if getattr(config, "model_type", None) not in ("hy_v4", "deepseek_v4"):
         return 0  # (DeepSeek-V4's DeepseekV4HyperHead: the same tensors)
     return config.hc_mult * config.hc_mult * config.hidden_size + config.hc_mult + 1
@@ -1141,3 +1148,87 @@ def prediction_head_params(config) -> int:
         return 0
     d = config.hidden_size
     return d * d + (d if config.classifier_bias else 0) + norm_params(config)
+
+
+def gated_residual_params(config, inject: bool = True) -> int:
+    """Parameters of one Qwen4-Exp gated residual (Qwen4ExpTextGatedResidual) over hc_count
+    streams of hidden_size: its grouped RMSNorm (hc_count x hidden), the low-rank mix
+    (input_mix_weight_down to hc_lowrank and input_mix_weight_up back) and, in a block's two
+    (`inject`; not hyper_connection_mixer's), block_inject_weight (a weight a stream over
+    the streams' concatenated hidden states); no biases."""
+    streams = config.hc_count * config.hidden_size
+    return (streams + 2 * streams * config.hc_lowrank
+            + (config.hc_count * streams if inject else 0))
+
+
+@functools.lru_cache(maxsize=64)
+def _primes_from(start: int, count: int) -> tuple[int, ...]:
+    """The first `count` primes from `start` on, in order (trial division, as Qwen4-Exp's
+    hashed head sizes are found)."""
+    primes: list[int] = []
+    candidate = max(start, 2)
+    while len(primes) < count:
+        if candidate == 2 or (candidate % 2 and all(
+                candidate % d for d in range(3, math.isqrt(candidate) + 1, 2))):
+            primes.append(candidate)
+        candidate += 1
+    return tuple(primes)
+
+
+def ple_table_shape(config, rank: int) -> tuple[int, int]:
+    """Rows and width of the n-gram embedding table of a Qwen4-Exp block whose place in
+    ple_layer_ids is `rank` (Qwen4ExpTextNGramEmbedding): its (ngram_size - 1) x
+    heads_per_ngram hashed heads are the primes from ngram_vocab_size_base on, the rank-th run
+    of that many (the first block's the first ones), its rows their sum padded up to a multiple
+    of make_ngram_vocab_size_divisible_by, each ple_embed_dim / heads wide. Each table's rows
+    follow its rank: a kept table reloads only at its own rank (`ple_sources`)."""
+    heads = (config.ngram_size - 1) * config.heads_per_ngram
+    sizes = _primes_from(config.ngram_vocab_size_base, heads * (rank + 1))[heads * rank:]
+    divisor = config.make_ngram_vocab_size_divisible_by
+    return math.ceil(sum(sizes) / divisor) * divisor, config.ple_embed_dim // heads
+
+
+def ple_params(config, rank: int) -> int:
+    """Parameters of a Qwen4-Exp block's per-layer embedding (Qwen4ExpTextPLELayer) at `rank`
+    in ple_layer_ids: its n-gram table (`ple_table_shape`), key_proj (ple_embed_dim -> hc_count
+    x hidden) and value_proj (-> hidden), its three grouped RMSNorms (hc_count x hidden each)
+    and the dilated depthwise conv1d over the streams (ple_conv_kernel_size taps a channel); no
+    biases. Its hash buffers are no parameters."""
+    rows, width = ple_table_shape(config, rank)
+    streams = config.hc_count * config.hidden_size
+    return (rows * width + config.ple_embed_dim * (streams + config.hidden_size)
+            + 3 * streams + streams * config.ple_conv_kernel_size)
+
+
+def qwen4_exp_block_params(config, shape: dict[str, Any]) -> int:
+    """Parameters of one Qwen4-Exp block (Qwen4ExpTextDecoderLayer): its token mixer, a Gated
+    DeltaNet (`linear_attention_params`) or the gated attention (q_proj twice as wide for the
+    output gate, q / k norms of head_dim, biases by attention_bias) with its QSA indexer
+    (index_qk_proj to indexer_n_heads + indexer_kv_heads heads of indexer_head_dim, its q / k
+    layernorms); Qwen3-Next's sparse MLP (router, experts, the gated shared expert); its two
+    gated residuals (`gated_residual_params`) and, where ple_layer_ids lists it, its per-layer
+    embedding at its rank there (`ple_params`, shape's `ple_rank`). No norm of LLaMA's."""
+    d = config.hidden_size
+    if shape.get("linear_attention"):
+        mixer = linear_attention_params(config)
+    else:
+        hd = head_dim(config)
+        q, kv = config.num_attention_heads * hd, kv_heads(config) * hd
+        index = config.indexer_head_dim
+        mixer = (d * 2 * q + 2 * d * kv + q * d + 2 * hd
+                 + d * (config.indexer_n_heads + config.indexer_kv_heads) * index + 2 * index
+                 + ((2 * q + 2 * kv + d) if config.attention_bias else 0))
+    moe = (router_param_count(config) + num_experts(config) * expert_param_count(config)
+           + shared_expert_params(config))
+    rank = shape.get("ple_rank")
+    return (mixer + moe + 2 * gated_residual_params(config)
+            + (ple_params(config, rank) if rank is not None else 0))
+
+
+def ple_ranks(config) -> list[int | None]:
+    """Each Qwen4-Exp block's place in ple_layer_ids (one-indexed blocks), None where it holds
+    no per-layer embedding; None for every block of other families."""
+    if getattr(config, "model_type", None) != "qwen4_exp_text":
+        return [None] * block_count(config)
+    listed = sorted(set(getattr(config, "ple_layer_ids", None) or []))
+    return [listed.index(i + 1) if i + 1 in listed else None for i in range(block_count(config))]

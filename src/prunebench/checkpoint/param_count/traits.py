@@ -219,6 +219,8 @@ def indexer_blocks(config) -> list[bool]:
         return [False] * block_count(config)
     if getattr(config, "model_type", None) == "dots3_note_text":  # (its indexed blocks alone)
         return [kind == "indexed_attention" for kind in config.layer_types]
+    if getattr(config, "model_type", None) == "qwen4_exp_text":  # (every attention block's)
+        return [kind != "linear_attention" for kind in config.layer_types]
     if getattr(config, "model_type", None) == "minimax_m3_vl_text":  # (its sparse blocks)
         return [kind == MINIMAX_M3_SPARSE for kind in config.layer_types]
     kinds = getattr(config, "indexer_types", None) or ["full"] * block_count(config)
