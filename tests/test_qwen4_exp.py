@@ -188,6 +188,38 @@ def test_a_depth_pruned_reload_decodes_as_transformers_generate(base, tmp_path):
     check_hf_backends_decode_as_transformers(ours, theirs)
 
 
+def held_bytes(cache) -> int:
+    """The bytes of every tensor transformers' cache holds (keys, values, the indexers' keys
+    and positions, the conv, recurrent, PLE and n-gram states), but its linear layers' length
+    counters (one int64 each, bookkeeping)."""
+    total = 0
+    for layer in cache.layers:
+        for name, held in vars(layer).items():
+            for tensor in (held.values() if isinstance(held, dict) else held
+                           if isinstance(held, list) else [held]):
+                if isinstance(tensor, torch.Tensor) and not name.startswith("cumulative"):
+                    total += tensor.nbytes
+    return total
+
+
+@needs_release
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_cache_a_step_reads_is_what_transformers_cache_holds(base, dtype):
+    """kv_cache_bytes: the attention blocks' keys, values and indexer keys of the positions
+    seen, the shared position history, each Gated DeltaNet block's state and each PLE block's
+    convolution state and last token ids, equal to what transformers' cache holds after a
+    prefill; a model without its last PLE block too."""
+    from prunebench.benchmark.floors import kv_cache_bytes
+
+    model = model_copy(base).to(dtype)
+    for drop in ([], [3]):
+        remove_blocks(model, drop)
+        for batch, length in ((1, 5), (2, 9)):
+            with torch.no_grad():
+                cache = model(input_ids=ids(batch, length), use_cache=True).past_key_values
+            assert held_bytes(cache) == kv_cache_bytes(model.config, batch, length, dtype)
+
+
 @needs_release
 def test_removing_a_ple_block_before_a_kept_one_is_refused(base):
     """Block 1's table (rank 0) gone while block 3's stays would reload block 3's at rank 0,

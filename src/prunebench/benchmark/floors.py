@@ -22,11 +22,11 @@ from prunebench.checkpoint.param_count import (active_experts, altup_projection_
                                                deepseek_v4_compressed,
                                                expert_param_count, family, final_input_params,
                                                hyper_head_params, indexer_key_values,
-                                               inkling_conv_state, is_moe,
+                                               indexer_positions, inkling_conv_state, is_moe,
                                                latent_cache_widths, linear_attention_state,
                                                lm_head_bias_params, lm_head_rows,
                                                norm_params, num_experts,
-                                               per_layer_projection_params,
+                                               per_layer_projection_params, ple_state,
                                                prediction_head_params, sliding_windows,
                                                state_blocks, state_in_model_dtype,
                                                value_head_dim)
@@ -191,7 +191,10 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     and values are read by each of its n_recurrent_loops passes (`block_passes`): with
     recurrent_kv_cache_mode "per_loop" each loop's own cache layer, with "last_loop" the one
     layer the last loop writes, which the earlier loops read too (param_count.cache_layers:
-    what is held)."""
+    what is held). A Qwen4-Exp model's indexers cache a key of indexer_head_dim a position,
+    its per-layer embedding blocks their dilated convolution's state and last token ids
+    (`param_count.ple_state`), and its first indexed block the three M-RoPE positions of every
+    position seen (`indexer_positions`), which each step reads whole."""
     if getattr(config, "model_type", None) == "deepseek_v4":
         return batch * deepseek_v4_cache_bytes(config, seq_len, dtype)
     state = 0
@@ -202,6 +205,11 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
         state = sum(linear) * batch * (conv * _element_size(dtype) + recurrent * recurrent_size)
     # (Inkling's short convolutions' states beside every block's keys and values, float32)
     state += batch * inkling_conv_state(config) * 4
+    # (Qwen4-Exp's per-layer embeddings' convolution states and last token ids, and its
+    # indexers' shared position history: int64)
+    ple_values, ple_ids = ple_state(config)
+    state += batch * (ple_values * _element_size(dtype)
+                      + (ple_ids + indexer_positions(config) * seq_len) * 8)
     if family(config).latent_attention:  # (Kimi Linear's KDA blocks: their state beside)
         shapes = layer_shapes(config)
         # (Dots 3 Note's blocks: each its own latent's width, its sliding ones over their window)

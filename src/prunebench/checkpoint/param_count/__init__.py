@@ -64,7 +64,8 @@ from .shapes import (ACTIVATION_PARAMS, LATENT_HEAD_GATES, LATENT_KEYS, LINEAR_A
                      final_input_params, gated_norm_params, gemma3n_own_params,
                      griffin_block_params, griffin_lru_width, griffin_recurrent_params,
                      gated_residual_params, griffin_shapes, griffin_state, hyper_connection_params,
-                     hyper_head_params, ple_params, ple_ranks, ple_table_shape,
+                     hyper_head_params, indexer_positions, ple_params, ple_ranks, ple_state,
+                     ple_table_shape,
                      qwen4_exp_block_params,
                      indexer_key_width, indexer_params, inkling2_block_params,
                      inkling_attention_shapes, inkling_block_params, jamba_mamba_params, kda_params,
@@ -229,4 +230,4 @@ __all__ = ["ACTIVATION_PARAMS", "AFMOE_NOT_NULL", "ATTENTION_INDEX_KEYS",
            "zamba_needed_kinds", "zamba_shapes", "zamba_shared_params", "zamba_shared_unbuilt",
            "zamba_unbuilt", "zamba_values", "zaya_own_block_params", "zaya_router_params",
            "zaya_unbuilt", "gated_residual_params", "ple_params", "ple_ranks", "ple_sources",
-           "ple_table_shape", "qwen4_exp_block_params", "QWEN4_EXP_INDEXER_KEYS"]
+           "ple_state", "indexer_positions", "ple_table_shape", "qwen4_exp_block_params", "QWEN4_EXP_INDEXER_KEYS"]

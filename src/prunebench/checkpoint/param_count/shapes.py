@@ -1232,3 +1232,26 @@ def ple_ranks(config) -> list[int | None]:
         return [None] * block_count(config)
     listed = sorted(set(getattr(config, "ple_layer_ids", None) or []))
     return [listed.index(i + 1) if i + 1 in listed else None for i in range(block_count(config))]
+
+
+def ple_state(config) -> tuple[int, int]:
+    """What one sequence's Qwen4-Exp cache keeps of its per-layer embeddings, whatever its
+    length, summed over the PLE blocks: values in the model's dtype (each block's dilated
+    convolution's last (ple_conv_kernel_size - 1) x ngram_size inputs over hc_count x hidden
+    channels) and int64 token ids (its n-gram embedding's last ngram_size - 1); (0, 0) in other
+    families."""
+    blocks = sum(rank is not None for rank in ple_ranks(config))
+    if not blocks:
+        return 0, 0
+    width = (config.ple_conv_kernel_size - 1) * config.ngram_size
+    return (blocks * config.hc_count * config.hidden_size * width,
+            blocks * (config.ngram_size - 1))
+
+
+def indexer_positions(config) -> int:
+    """The int64 values a position adds to one sequence's Qwen4-Exp cache besides its keys:
+    the three M-RoPE positions its first indexed block keeps for every indexer (none without an
+    indexed block, and in other families)."""
+    if getattr(config, "model_type", None) != "qwen4_exp_text":
+        return 0
+    return 3 if any(kind != "linear_attention" for kind in config.layer_types) else 0
