@@ -17,6 +17,7 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
@@ -163,6 +164,10 @@ def test_depth_pruning_gives_transformers_model_of_the_kept_blocks(base, drop, t
     save_model(model, None, tmp_path / "pruned")
     written = json.loads((tmp_path / "pruned" / "config.json").read_text())
     assert written["layer_types"] == [KINDS[i] for i in keep]
+    names = set(load_file(tmp_path / "pruned" / "model.safetensors"))
+    tables = sorted(n for n in names if "ngram_embedding" in n)
+    assert tables == [f"model.layers.{keep.index(b)}.ple.ple_embedding.ngram_embedding."
+                      f"shard_{i}.weight" for b in (1, 3) if b in keep for i in range(2)]
     checked_config_json(tmp_path / "pruned")  # (read by prunebench's own checks too)
     again = load_model(tmp_path / "pruned")
     assert torch.equal(logits(again, x), expected)
@@ -186,6 +191,8 @@ def test_a_depth_pruned_reload_decodes_as_transformers_generate(base, tmp_path):
     theirs = in_allocated_memory(Qwen4ExpForCausalLM.from_pretrained(
         tmp_path / "pruned", dtype=torch.float32)).eval()
     check_hf_backends_decode_as_transformers(ours, theirs)
+    # (the pruned model itself, its modules renumbered in place by remove_blocks)
+    check_hf_backends_decode_as_transformers(model, theirs)
 
 
 def held_bytes(cache) -> int:
