@@ -841,8 +841,8 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
         # (as many blocks of each class as the plan says: any such take as many)
         removed = list(method_mixes(config, removable, method)[mix])
     # The criterion picks which blocks go, so the KV cache kept is known from the config only
-    # when every removable block caches as many heads (always, in an unpruned model but
-    # Dory's) of one width (not in Gemma 4, whose global blocks' heads are wider: its KV bytes
+    # when every removable block caches as many heads (not so in a Dory model, whose recurrent
+    # blocks cache once a loop) of one width (not in Gemma 4, whose global blocks' heads are wider: its KV bytes
     # are not heads times one head_dim), nor in a GLM-MoE-DSA model whose "shared" blocks
     # cache no indexer key (`indexer_blocks`: the blocks removed may hold one or not;
     # param_count's kv_bytes_per_token counts one in every kept block where every block holds
