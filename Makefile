@@ -79,7 +79,7 @@ test-fast: setup
 FLOOR_VENV ?= .venv-floor
 TRANSFORMERS_FLOOR := $(shell sed -n 's/^ *"transformers>=\([0-9.]*\),.*/\1/p' pyproject.toml)
 FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokenizer_options.py \
-	tests/test_depth_kinds.py \
+	tests/test_depth_kinds.py tests/test_depth_mix.py \
 	tests/test_bloom_mpt.py tests/test_dbrx.py tests/test_hyperclovax_minicpm3.py \
 	tests/test_cohere_compass.py \
 	tests/test_emu3.py \

@@ -5,7 +5,10 @@ block (methods.sizing.kind_keeping_choice), SLEB's rounds do not try it
 check_kinds_left lets through is pruned whatever the scores, where remove_blocks used to
 refuse a criterion's unlucky choice after the scoring. Qwen3-Next (attention needed) and OLMo
 Hybrid (attention and Gated DeltaNet needed) as the hybrids; RecurrentGemma (an attention block
-needed, its kinds cycled by block_types) and LFM3 (an attention block, full or windowed) too."""
+needed, its kinds cycled by block_types) and LFM3 (an attention block, full or windowed) too.
+Their blocks differ in size, so their plans say how many of each size go, each count keeping a
+block of each kind (methods.sizing.depth_mix; tests/test_depth_mix.py): the targets below are
+those of the blocks the criteria remove."""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ import pytest
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import (block_param_count, count_params, griffin_kinds,
+from prunebench.checkpoint.param_count import (block_param_count, count_params,
+                                               depth_removed_params, griffin_kinds,
                                                layer_shapes)
 from prunebench.methods import depth, depth_angular, shortgpt, sleb
 from prunebench.methods.sizing import (check_kinds_left, kind_keeping_choice,
@@ -38,6 +42,12 @@ def target_removing(model, k: int) -> int:
     shapes = layer_shapes(model.config)
     sizes = sorted((block_param_count(model.config, s) for s in shapes), reverse=True)
     return count_params(model.config) - sum(sizes[:k])
+
+
+def target_without(model, blocks: list[int]) -> int:
+    """A size whose depth plan removes as many blocks of each size as `blocks` holds (its
+    blocks differ in size: methods.sizing.depth_mix): the model less those blocks."""
+    return count_params(model.config) - depth_removed_params(model.config, blocks)
 
 
 @pytest.mark.parametrize("make", [
@@ -88,8 +98,8 @@ def test_a_one_shot_criterion_keeps_the_last_attention_block_it_ranks_lowest():
     says so, the cut is between the removed and the kept blocks that could go, and the pruned
     model runs a cached forward (transformers' needs an attention block)."""
     model = random_model(small())
-    report = depth.prune_one_shot(model, target_removing(model, 3), dict(NO_PROTECTION), "test",
-                                  scoring_attention_lowest(model))
+    report = depth.prune_one_shot(model, target_without(model, [0, 1, 2]), dict(NO_PROTECTION),
+                                  "test", scoring_attention_lowest(model))
     assert report["removed_blocks"] == [0, 1, 2] and report["kept_for_kind"] == [4]
     assert report["ranking"][:3] == [1, 4, 0]
     assert report["cut"]["last_removed"] == 2 and report["cut"]["first_kept"] == 3
@@ -108,7 +118,7 @@ def test_a_one_shot_criterion_keeps_recurrent_gemmas_last_attention_block_and_it
     kinds = list(griffin_kinds(model.config))
     assert kinds.count("attention") == 2
     report = depth.prune_one_shot(
-        model, target_removing(model, 2), dict(NO_PROTECTION), "test",
+        model, target_without(model, [0, 2]), dict(NO_PROTECTION), "test",
         lambda: ([float(i) + (0.0 if kind == "attention" else 10.0)
                   for i, kind in enumerate(kinds)], {}))
     assert report["removed_blocks"] == [0, 2] and report["kept_for_kind"] == [5]
@@ -126,7 +136,7 @@ def test_a_one_shot_criterion_removes_lfm3s_full_attention_where_a_windowed_bloc
     model = random_model(small_lfm3())
     assert model.config.layer_types == LFM3_KINDS
     report = depth.prune_one_shot(
-        model, target_removing(model, 3), dict(NO_PROTECTION), "test",
+        model, target_without(model, [0, 1, 3]), dict(NO_PROTECTION), "test",
         lambda: ([float(i) + (10.0 if kind == "conv" else 0.0)
                   for i, kind in enumerate(LFM3_KINDS)], {}))
     assert report["removed_blocks"] == [0, 1, 3] and report["kept_for_kind"] == [4]
@@ -137,8 +147,8 @@ def test_a_one_shot_criterion_removes_lfm3s_full_attention_where_a_windowed_bloc
 
 def test_a_one_shot_criterion_on_a_model_of_one_kind_reports_no_block_kept_for_its_kind():
     model = random_model(small(layer_types=[FULL] * 5))
-    report = depth.prune_one_shot(model, target_removing(model, 2), dict(NO_PROTECTION), "test",
-                                  lambda: ([5.0, 1.0, 4.0, 2.0, 3.0], {}))
+    report = depth.prune_one_shot(model, target_without(model, [1, 3]), dict(NO_PROTECTION),
+                                  "test", lambda: ([5.0, 1.0, 4.0, 2.0, 3.0], {}))
     assert report["removed_blocks"] == [1, 3] and report["kept_for_kind"] == []
 
 
@@ -159,16 +169,17 @@ class AdditiveLosses:
 
 
 def test_sleb_never_tries_removing_the_last_block_of_a_kind(monkeypatch):
-    """SLEB on Qwen3-Next, the attention blocks the cheapest to remove: round 1 removes block 1,
-    round 2 does not try block 4 (the last attention block) and removes block 0; the pruned
-    model keeps block 4 and runs a cached forward."""
+    """SLEB on Qwen3-Next, the attention blocks the cheapest to remove, a plan of one attention
+    block and one of block 0's size: round 1 removes block 1, round 2 does not try block 4 (the
+    last attention block; nor block 3, of another size than the plan's) and removes block 0;
+    the pruned model keeps block 4 and runs a cached forward."""
     model = random_model(small())
     costs = [0.2, 0.0, 0.3, 0.4, 0.1]
     losses = AdditiveLosses(costs)
     monkeypatch.setattr(sleb, "scored_losses", lambda *a, **k: contextlib.nullcontext(losses))
-    report = sleb.prune(model, ids(), target_removing(model, 2), **NO_PROTECTION)
+    report = sleb.prune(model, ids(), target_without(model, [0, 1]), **NO_PROTECTION)
     assert report["removal_order"] == [1, 0]
-    assert report["rounds"][1]["candidate_nll"].keys() == {"0", "2", "3"}
+    assert report["rounds"][1]["candidate_nll"].keys() == {"0", "2"}
     assert frozenset({1, 4}) not in losses.asked
     assert model.config.layer_types == [LINEAR, LINEAR, FULL]
     with torch.no_grad():
@@ -200,14 +211,15 @@ def test_depth_angular_takes_the_best_run_that_keeps_an_attention_block(monkeypa
 def test_depth_angular_refuses_before_scoring_when_no_run_keeps_each_kind(monkeypatch):
     """One attention block, in the middle (block 2) of five: every run of three covers it, while
     a choice of three apart would keep it (the other criteria's plans stand): depth_angular's
-    plan refuses it (sizing.run_starts), and its prune before any scoring, naming the kinds and
-    the other criteria."""
+    plan refuses its size, below the smallest a run that keeps it reaches (sizing.depth_mix),
+    and its prune before any scoring, naming the runs and the other criteria."""
     model = random_model(small(layer_types=[LINEAR, LINEAR, FULL, LINEAR, LINEAR]))
     check_kinds_left(model.config, list(range(5)), 3)  # (a choice apart keeps block 2)
     target = target_removing(model, 3)
     assert shortgpt.plan(model.config, target, **NO_PROTECTION)["blocks_removed"] == 3
-    refusal = (r"every run of 3 consecutive removable blocks \(starting at \[0, 1, 2\]\) "
-               r"would leave .*full-attention.*depth_ppl, sleb")
+    refusal = (r"the smallest size a depth prune by depth_angular of this 'qwen3_next' model "
+               r"\(Qwen3NextForCausalLM\) reaches \(it removes one run of consecutive "
+               r"removable blocks.*depth_ppl, sleb")
     with pytest.raises(PrunebenchError, match=refusal):
         depth_angular.plan(model.config, target, **NO_PROTECTION)
 
@@ -221,13 +233,16 @@ def test_depth_angular_refuses_before_scoring_when_no_run_keeps_each_kind(monkey
 
 def test_a_one_shot_prune_refuses_a_plan_no_choice_keeps_before_scoring():
     """Protecting block 0 (Gated DeltaNet) and removing the four others leaves no attention
-    block whatever the scores: refused before the scoring runs (check_kinds_left)."""
+    block whatever the scores: refused before the scoring runs, below the smallest size a
+    removal that keeps one reaches (sizing.depth_mix)."""
     model = random_model(small())
 
     def never():
         raise AssertionError("scored")
-    with pytest.raises(PrunebenchError, match="would leave this Qwen3NextForCausalLM model no "
-                                              "full-attention block"):
+    with pytest.raises(PrunebenchError, match=r"the smallest size a depth prune of this "
+                                              r"'qwen3_next' model \(Qwen3NextForCausalLM\) "
+                                              r"reaches \(its removable blocks \[1, 2, 3, 4\] "
+                                              r"gone but one of its full-attention blocks"):
         depth.prune_one_shot(model, target_removing(model, 4),
                              {"protect_first": 1, "protect_last": 0}, "test", never)
     assert model.config.num_hidden_layers == 5

@@ -538,9 +538,10 @@ def test_depth_angular_plans_and_prunes_a_run_where_no_run_holds_the_nearest_mix
     assert registry.method_plan("depth_ppl")(config, target, protect_first=0,
                                              protect_last=1)["params_after"] == target
     with pytest.raises(PrunebenchError, match=r"below 142,736, the smallest size a depth prune "
-                                              r"by depth_angular of this Kolibri-1.1 model "
-                                              r"reaches \(it removes one run of consecutive "
-                                              r"removable blocks among \[0, 2\]"):
+                                              r"by depth_angular of this 'kolibri1_1' model "
+                                              r"\(Kolibri1_1ForCausalLM\) reaches \(it removes "
+                                              r"one run of consecutive removable blocks among "
+                                              r"\[0, 2\]"):
         registry.method_plan("depth_angular")(config, target, protect_first=0, protect_last=1)
 
 

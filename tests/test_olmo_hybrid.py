@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
 import pytest
 import torch
@@ -138,21 +139,22 @@ def test_removing_every_full_attention_block_is_refused_before_anything_changes(
 
 
 def test_a_depth_plan_leaving_no_block_of_either_kind_is_refused_when_planned():
-    """A plan no choice of whose removed blocks keeps a Gated DeltaNet block and a
-    full-attention block is refused by the start checks, naming the blocks of the kind(s) it
-    would leave none of; the others stand (remove_blocks refuses a criterion's choice that
-    leaves none)."""
+    """A depth plan sizes a removal that keeps a Gated DeltaNet block and a full-attention
+    block, the nearest the target of those remove_blocks allows; a target below them all is
+    refused by the start checks, naming the blocks of each kind one of which stays
+    (remove_blocks refuses a criterion's choice that leaves none)."""
     check_depth_plans_leave_a_block_of_each_kind(random_model(small()))
     config = small()  # blocks 1 and 4 attention, 0, 2 and 3 Gated DeltaNet
-    for (first, last), kinds in {
-            (0, 0): r"full-attention or Gated DeltaNet block \(its full-attention blocks are "
-                    r"\[1, 4\] and its Gated DeltaNet blocks are \[0, 2, 3\]\)",
-            (0, 1): r"Gated DeltaNet block \(its Gated DeltaNet blocks are \[0, 2, 3\]\): "
-                    "OlmoHybridConfig refuses"}.items():
+    kinds = (r"one of its full-attention blocks \[1, 4\] \(.*\) and one of its Gated DeltaNet "
+             r"blocks \[0, 2, 3\] \(OlmoHybridConfig refuses")
+    for first, last in [(0, 0), (0, 1)]:
         removable = list(range(first, 5 - last))
         # 4 blocks removed: (0, 0) keeps one, of one kind only; (0, 1) keeps block 4 alone
-        with pytest.raises(PrunebenchError, match="would leave this OlmoHybridForCausalLM "
-                                                  f"model no {kinds}"):
+        with pytest.raises(PrunebenchError, match="the smallest size a depth prune of this "
+                                                  r"'olmo_hybrid' model \(OlmoHybridForCausalLM\)"
+                                                  r" reaches \(its removable blocks "
+                                                  rf"{re.escape(str(removable))} gone but "
+                                                  f"{kinds}"):
             check_prunable(config, "depth_mag", str(plan_target(config, removable, 4)),
                            {"protect_first": first, "protect_last": last})
 

@@ -33,7 +33,8 @@ from prunebench.checkpoint import moe_fuse
 from prunebench.checkpoint.local_import import import_local
 from prunebench.checkpoint.param_count import (block_param_count, checked_config_json,
                                                checkpoint_config, config_from_dict,
-                                               count_params, family, layer_shapes,
+                                               count_params, depth_removed_params, family,
+                                               layer_shapes,
                                                sparse_mlp_blocks, state_blocks)
 from prunebench.methods.sizing import check_prunable, plan_blocks
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
@@ -224,17 +225,18 @@ def check_removing_the_full_attention_blocks_is_refused(model, name: str, kept_m
 
 
 def test_a_depth_plan_leaving_no_full_attention_block_is_refused_when_planned():
-    """Where no choice of the blocks a depth prune removes leaves a full-attention block, the
-    plan (the workflow's start checks) refuses it, naming the blocks; where one does, the
-    plan stands (remove_blocks refuses a criterion's choice that leaves none)."""
+    """A depth plan sizes a removal that leaves a full-attention block, the nearest the target
+    of those remove_blocks allows; a target below them all (the workflow's start checks) is
+    refused, naming the blocks that stay (remove_blocks refuses a criterion's choice that
+    leaves none)."""
     check_depth_plans_leave_a_block_of_each_kind(random_model(small()))
     # protect_first 1 keeps block 0, a Gated DeltaNet one: removing the 4 others leaves no
     # full-attention block
     config = small()
     with pytest.raises(PrunebenchError, match=re.escape(
-            "removing 4 of the removable blocks [1, 2, 3, 4] (keeping [0] whatever the "
-            "criterion scores) would leave this Qwen3NextForCausalLM model no full-attention "
-            "block (its full-attention blocks are [1, 4]): transformers sizes its masks")):
+            "the smallest size a depth prune of this 'qwen3_next' model (Qwen3NextForCausalLM) "
+            "reaches (its removable blocks [1, 2, 3, 4] gone but one of its full-attention "
+            "blocks [1, 4] (transformers sizes its masks")):
         check_prunable(config, "shortgpt", str(plan_target(config, [1, 2, 3, 4], 4)),
                        {"protect_first": 1, "protect_last": 0})
 
@@ -249,12 +251,18 @@ def plan_target(config, removable: list[int], k: int) -> int:
 
 def check_depth_plans_leave_a_block_of_each_kind(model) -> None:
     """Every depth plan of `model`'s config (no protection, or one block at either end or
-    both; every count of blocks removed) is refused exactly where remove_blocks refuses every
-    choice of that many removable blocks, and stands where one choice is removed."""
+    both; each target the removal of the k largest removable blocks, every k) says a size
+    nearest the target of those reached by the removals remove_blocks allows (every subset
+    tried: its blocks of several sizes are planned by mix, methods.sizing.depth_mix, none
+    leaving a kind without its blocks), and is refused exactly where the target lies below
+    them all by more than half a step, naming the blocks that stay or the kinds (a plan of
+    blocks of one size: check_kinds_left)."""
     config, n = model.config, model.config.num_hidden_layers
+    total = count_params(config)
     removed: dict[tuple[int, ...], bool] = {}
     for first, last in itertools.product([0, 1], [0, 1]):
         removable = list(range(first, n - last))
+        reached = {total}
         for k in range(1, min(len(removable), n - 1) + 1):
             for drop in itertools.combinations(removable, k):
                 if drop not in removed:
@@ -263,13 +271,22 @@ def check_depth_plans_leave_a_block_of_each_kind(model) -> None:
                         removed[drop] = True
                     except PrunebenchError:
                         removed[drop] = False
+                if removed[drop]:
+                    reached.add(total - depth_removed_params(config, drop))
+        smallest = min(reached)
+        step = min(size - smallest for size in reached if size > smallest)
+        for k in range(1, min(len(removable), n - 1) + 1):
             target = plan_target(config, removable, k)
-            if any(removed[d] for d in itertools.combinations(removable, k)):
-                assert plan_blocks(config, target, first, last)["blocks_removed"] == k
-            else:
-                with pytest.raises(PrunebenchError, match=f"removing {k} of the removable "
-                                                          "blocks.*would leave this"):
-                    plan_blocks(config, target, first, last)
+            gaps = {size: abs(size - target) for size in reached}
+            try:
+                plan = plan_blocks(config, target, first, last)
+            except PrunebenchError as refusal:
+                assert target < smallest - step / 2, (first, last, k, refusal)
+                assert re.search(f"removing {k} of the removable blocks.*would leave this|is "
+                                 f"below {smallest:,}, the smallest size a depth prune of this",
+                                 str(refusal)), refusal
+                continue
+            assert gaps[plan["params_after"]] == min(gaps.values()), (first, last, k)
     assert not all(removed.values())  # (some choices refused)
 
 

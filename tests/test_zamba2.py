@@ -379,13 +379,15 @@ def test_the_plans_refuse_what_no_removal_of_cycles_reaches(cycles_model):
     mamba, hybrid = (block_param_count(config, layer_shapes(config)[b]) for b in (0, 1))
     target = count_params(config) - 2 * hybrid - mamba  # (three blocks: two hybrid, one Mamba)
     with pytest.raises(PrunebenchError, match=r"smallest size a depth prune by sleb of this "
-                                              r"Zamba2 model reaches \(it removes one block a "
+                                              r"'zamba2' model \(Zamba2ForCausalLM\) reaches "
+                                              r"\(it removes one block a "
                                               r"round, and of the removable hybrid blocks "
                                               r"\[1, 2, 3\] its rounds can remove 0"):
         plan_sleb(config, target, protect_first=0, protect_last=2)
     assert plan_blocks(config, target, 0, 2)["blocks_removed"] == 3
     with pytest.raises(PrunebenchError, match=r"the smallest size a depth prune by "
-                                              r"depth_angular of this Zamba2 model reaches \(it "
+                                              r"depth_angular of this 'zamba2' model "
+                                              r"\(Zamba2ForCausalLM\) reaches \(it "
                                               r"removes one run of consecutive removable blocks"):
         plan_depth_angular(config, target_removing(config, [0, 2, 3, 4, 5]), protect_first=0,
                            protect_last=0)

@@ -206,10 +206,9 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
         hybrid_count, _ = sizing.depth_mix(model.config, target_params, removable)
         chosen = sizing.zamba2_choice(model.config, removable, ranked, k, hybrid_count)
         passed_over = []
-    elif kolibri1_1_sources(model.config) and (exact := sizing.readers_choice(
-            model.config, removable, ranked, k,
-            sizing.planned_mix(model.config, target_params, removable))) is not None:
-        chosen = exact  # (a source only with all its readers: the least sum of the plan's mix)
+    elif (exact := sizing.mix_choice(model.config, removable, ranked, k,
+                                     target_params)) is not None:
+        chosen = exact  # (the least sum of the plan's mix; a source only with all its readers)
         last = max(ranking.index(b) for b in chosen)
         passed_over = [b for b in ranking[:last] if b not in chosen]
     else:
@@ -225,8 +224,9 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
     if passed_over:
         log.info("%s: blocks %s kept though they rank among the least important: each is "
                  "among the last blocks of a kind the model needs (%s), or read by a block kept "
-                 "(sizing.may_remove), or kept for a removal of a smaller sum of scores that "
-                 "takes a source with its readers (sizing.readers_choice)", criterion, passed_over,
+                 "(sizing.may_remove), or kept for a removal of the plan's blocks of each "
+                 "size, or of a source with its readers, of a smaller sum of scores "
+                 "(sizing.mix_choice)", criterion, passed_over,
                  ", ".join(name for name, _, _ in depth_needed_kinds(model.config)) or "none")
     overflowed = [b for b in removable if not math.isfinite(scores[b])]
     if any(b in overflowed for b in removed):
@@ -242,7 +242,9 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
                     [scores[b] for b in overflowed])
     # (a Jamba or Inkling 2 prune's runs of blocks have no one last block removed and first
     # kept: none; nor a Zamba2 or Kolibri-1.1 prune's other than the k least-scored blocks,
-    # its cycles or sources with their readers taken whole by the least sum)
+    # its cycles or sources with their readers taken whole by the least sum; a prune of the
+    # plan's blocks of each size takes each size's least-scored ones, cut as a kind's last
+    # blocks passed over are)
     cut = (None if whole_period(model.config) or (
         model.config.model_type in ("zamba2", "kolibri1_1") and set(chosen) != set(ranking[:k]))
            else cut_margin([b for b in ranking if b not in passed_over], ranked, k))

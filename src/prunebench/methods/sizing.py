@@ -85,9 +85,10 @@ def solve_num_blocks(config, target_params: int, removable: list[int],
     """How many blocks to remove so the size is closest to the target (ties: fewer removed).
 
     Removes the largest removable blocks first when sizing, which is exact for homogeneous models.
-    Jamba's and Inkling 2's are sized in whole periods (`solve_whole_periods`); a Zamba2 or
-    Kolibri-1.1 model's by the mix of blocks the depth method `method` can remove (`depth_mix`;
-    None: a one-shot criterion's).
+    Jamba's and Inkling 2's are sized in whole periods (`solve_whole_periods`); a model's whose
+    removable blocks differ in size (Zamba2's, Kolibri-1.1's, a dense block before sparse ones,
+    attention beside Mamba blocks: `sized_by_mix`) by the mix of blocks the depth method
+    `method` can remove (`depth_mix`; None: a one-shot criterion's).
     """
     if whole_period(config):
         return solve_whole_periods(config, target_params, removable)
@@ -99,6 +100,12 @@ def solve_num_blocks(config, target_params: int, removable: list[int],
                     "largest removable blocks first, not how many of each size go "
                     "(sizing.depth_mix): a criterion choosing smaller blocks or readers may "
                     "prune to a larger size than the plan's", READERS_CHOICE_MOST)
+    elif several_sizes(config, removable):  # (past MIXES_MOST: the largest blocks first)
+        log.warning("this model's removable blocks of %d sizes and kinds make more than %d "
+                    "mixes to try (sizing.MIXES_MOST), so its depth plan sizes the largest "
+                    "removable blocks first, not how many of each size go (sizing.depth_mix): "
+                    "a criterion choosing smaller blocks may prune to a larger size than the "
+                    "plan's", len(size_groups(config, removable)), MIXES_MOST)
     shapes = layer_shapes(config)
     sizes = [block_param_count(config, shapes[i]) for i in largest_first(config, removable)]
     total = count_params(config)
@@ -140,8 +147,8 @@ def staying_note(config, removable: Sequence[int]) -> str:
 
 
 def largest_first(config, removable: Sequence[int]) -> list[int]:
-    """The removable blocks, largest first (a plan's sizing takes the first k; a Zamba2 or
-    Kolibri-1.1 model's is sized by `depth_mix`)."""
+    """The removable blocks, largest first (a plan's sizing takes the first k; a model's
+    whose removable blocks differ in size is sized by `depth_mix`: `sized_by_mix`)."""
     shapes = layer_shapes(config)
     return sorted(removable, key=lambda b: (-block_param_count(config, shapes[b]), b))
 
@@ -149,22 +156,169 @@ def largest_first(config, removable: Sequence[int]) -> list[int]:
 def sized_by_mix(config, removable: Sequence[int]) -> bool:
     """Whether a depth plan of this model sizes how many blocks of each class go
     (`mix_classes`, `depth_mix`) rather than a number of blocks, largest first: a Zamba2
-    model's (hybrid and Mamba blocks, in whole cycles) and a Kolibri-1.1 model's (blocks of
-    three sizes, a source going only with its readers), where which blocks a criterion
-    chooses changes the size of as many blocks; not a Kolibri-1.1 model whose sources among
-    `removable` make more than READERS_CHOICE_MOST sets closed under reading (`readers_closed`:
-    its mixes are not enumerated, the plan sizes the largest blocks first)."""
-    if getattr(config, "model_type", None) == "kolibri1_1":
+    model's (hybrid and Mamba blocks, in whole cycles), a Kolibri-1.1 model's (blocks of
+    three sizes, a source going only with its readers) and any other model's whose
+    `removable` blocks differ in size (dense blocks before sparse ones, attention blocks
+    beside Mamba or linear-attention ones: `size_mixes`), where which blocks a criterion
+    chooses changes the size of as many blocks. Not a Jamba or Inkling 2 model's (whole
+    periods alike: `solve_whole_periods`), nor where the mixes are not enumerated: a
+    Kolibri-1.1 model whose sources among `removable` make more than READERS_CHOICE_MOST
+    sets closed under reading (`readers_closed`), a model whose blocks' sizes and kinds make
+    more than MIXES_MOST mixes to try (`size_groups`); the plan then sizes the largest blocks
+    first, with a warning (`solve_num_blocks`)."""
+    model_type = getattr(config, "model_type", None)
+    if model_type == "kolibri1_1":
         return readers_closed(config, removable, block_count(config)) is not None
-    return getattr(config, "model_type", None) == "zamba2"
+    if model_type == "zamba2":
+        return True
+    return (several_sizes(config, removable)
+            and mix_count(size_groups(config, removable)) <= MIXES_MOST)
+
+
+def several_sizes(config, removable: Sequence[int]) -> bool:
+    """Whether the `removable` blocks differ in size, in a family whose depth prunes remove
+    blocks one by one (`whole_period`: Jamba's and Inkling 2's periods are alike)."""
+    shapes = layer_shapes(config)
+    return (not whole_period(config)
+            and len({block_param_count(config, shapes[b]) for b in removable}) > 1)
+
+
+# The most mixes (counts of blocks of each size and needed kind: `size_groups`) a depth plan
+# of blocks of several sizes tries (`size_mixes`): the known shapes make at most 833
+# (Qwen3.5-27B's language model, a plan in under a second), a Nemotron-H layout of 50 Mamba-2,
+# 51 MLP and 4 attention blocks 13,260 (about two seconds a plan); a hand-written layout of
+# many sizes could make millions. Past it the plan sizes the largest blocks first
+# (`sized_by_mix`), and says so.
+MIXES_MOST = 100_000
+
+
+def size_groups(config, removable: Sequence[int]) -> dict[tuple[int, tuple[int, ...]],
+                                                            list[int]]:
+    """The `removable` blocks in groups of blocks alike for a depth plan: of one size class
+    (`mix_classes`) and in the same kinds the model needs a block of
+    (param_count.depth_needed_kinds, by their index there): (class, kinds) -> its blocks, in
+    order. Any removal of as many blocks of each group takes as many parameters and leaves as
+    many of each needed kind, so a mix of group counts is allowed or not whichever blocks
+    make it (`may_remove`: in a family other than Zamba2's and Kolibri-1.1's, whose blocks
+    no block reads)."""
+    classes, kinds = mix_classes(config), depth_needed_kinds(config)
+    groups: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+    for b in removable:
+        key = (classes[b], tuple(i for i, (_, blocks, _) in enumerate(kinds) if b in blocks))
+        groups.setdefault(key, []).append(b)
+    return groups
+
+
+def mix_count(groups: dict[Any, list[int]]) -> int:
+    """How many counts of blocks of each group (`size_groups`) there are to try."""
+    return math.prod(len(blocks) + 1 for blocks in groups.values())
+
+
+def counts_allowed(config, groups: dict[tuple[int, tuple[int, ...]], list[int]]
+                   ) -> Callable[[Sequence[int]], bool]:
+    """Whether removing so many blocks of each of `groups` (`size_groups`, in order) leaves a
+    block (the model is not removed whole) and `depth_needed_least` blocks of each kind the
+    model needs (`leaves_each_kind`, by counts): a test of counts, each kind's room worked out
+    once."""
+    least, n = depth_needed_least(config), block_count(config)
+    rooms = [([g for g, (_, in_kinds) in enumerate(groups) if i in in_kinds], len(blocks) - least)
+             for i, (_, blocks, _) in enumerate(depth_needed_kinds(config)) if blocks]
+    return lambda counts: sum(counts) < n and all(
+        sum(counts[g] for g in in_kind) <= room for in_kind, room in rooms)
+
+
+def size_mixes(config, removable: Sequence[int]) -> dict[tuple[int, ...], tuple[int, ...]]:
+    """For each mix (how many blocks of each size class of `mix_classes`) a depth prune of a
+    model whose blocks differ in size can remove among `removable`, a block of each kind it
+    needs left (`size_groups`, `counts_allowed`), one such removal: mix -> its blocks
+    (each group's first). Counts, not subsets: blocks of one group are interchangeable, so
+    the mixes are the allowed counts per group, summed per class."""
+    groups, classes = size_groups(config, removable), mix_classes(config)
+    width, mixes, allowed = max(classes) + 1, {}, counts_allowed(config, groups)
+    for counts in itertools.product(*(range(len(blocks) + 1) for blocks in groups.values())):
+        if allowed(counts):
+            mix = [0] * width
+            for (cls, _), m in zip(groups, counts):
+                mix[cls] += m
+            if tuple(mix) not in mixes:  # (one removal a mix: each group's first blocks)
+                mixes[tuple(mix)] = tuple(sorted(
+                    b for blocks, m in zip(groups.values(), counts) for b in blocks[:m]))
+    return mixes
+
+
+def size_removal(config, removable: Sequence[int], scores: Sequence[float],
+                 mix: tuple[int, ...], must=()) -> list[int] | None:
+    """Of the removals of `mix` blocks of each size class (`mix_classes`) among `removable`
+    that may go (`size_groups`, `counts_allowed`) and hold the blocks `must`, the one
+    whose `scores` sum least (ties: the lower block numbers); None where none. Exact: blocks
+    of one group are interchangeable but for their scores, so for each split of the mix among
+    the groups of each class (one split where the needed kinds follow the sizes) each group's
+    least-scored blocks go, `must`'s first."""
+    groups, must = size_groups(config, removable), set(must)
+    allowed = counts_allowed(config, groups)
+    if not must <= set(removable):
+        return None
+    splits = []  # per class, the counts of its groups (in order) that make the mix's count
+    for cls, wanted in enumerate(mix):
+        sizes = [len(blocks) for (c, _), blocks in groups.items() if c == cls]
+        splits.append([split for split in itertools.product(*(range(s + 1) for s in sizes))
+                       if sum(split) == wanted])
+    options = []
+    for per_class in itertools.product(*splits):
+        split_of = {cls: iter(split) for cls, split in enumerate(per_class)}
+        counts = [next(split_of[cls]) for cls, _ in groups]
+        if not allowed(counts):
+            continue
+        removed: list[int] = []
+        for blocks, m in zip(groups.values(), counts):
+            held = [b for b in blocks if b in must]
+            if len(held) > m:
+                break
+            rest = sorted((b for b in blocks if b not in held), key=lambda b: (scores[b], b))
+            removed += held + rest[:m - len(held)]
+        else:
+            options.append((sum(scores[b] for b in removed), sorted(removed)))
+    return min(options)[1] if options else None
+
+
+def size_choice(config, removable: Sequence[int], scores: Sequence[float],
+                mix: tuple[int, ...]) -> list[int]:
+    """The blocks a one-shot criterion removes from a model whose blocks differ in size: of
+    the removals of the plan's `mix` (`depth_mix`) that may go, the one whose scores (lower:
+    less important) sum least (`size_removal`), so that the pruned size is the plan's."""
+    removed = size_removal(config, removable, scores, mix)
+    if removed is None:  # (depth_mix plans only mixes a removal makes)
+        raise PrunebenchError(
+            f"no removal of {mix} blocks of each size (sizing.depth_mix) among the removable "
+            f"blocks {list(removable)} leaves this {family_words(config)} a block of each "
+            "kind it needs: choose another target")
+    return removed
+
+
+def mix_choice(config, removable: Sequence[int], scores: Sequence[float], k: int,
+               target_params: int) -> list[int] | None:
+    """The k blocks a one-shot criterion removes from a model sized by mix (`sized_by_mix`)
+    but Zamba2's (`zamba2_choice`): of the removals of the plan's mix for this target
+    (`planned_mix`) that may go, the one whose scores sum least (`readers_choice` where a
+    Kolibri-1.1 model's blocks read others', `size_choice` else). None where its plan sizes
+    blocks otherwise (the criterion then chooses by ranking: `kind_keeping_choice`)."""
+    mix = planned_mix(config, target_params, removable)
+    if kolibri1_1_sources(config):  # (past READERS_CHOICE_MOST: None)
+        return readers_choice(config, removable, scores, k, mix)
+    return None if mix is None else size_choice(config, removable, scores, mix)
+
+
+def family_words(config) -> str:
+    """How a depth plan's refusals name the model: "'zamba2' model (Zamba2ForCausalLM)"."""
+    return f"{getattr(config, 'model_type', None)!r} model ({family(config).model_class})"
 
 
 def mix_classes(config) -> list[int]:
     """Per block, its class in a depth plan's mix (`depth_mix`): a Zamba2 model's hybrid
-    blocks 0, its Mamba blocks 1; a Kolibri-1.1 model's blocks by their size, the largest 0
-    (its sparse blocks with their own keys, those reading another's, its dense blocks): any
-    removal of as many blocks of each class takes as many parameters
-    (param_count.depth_removed_params)."""
+    blocks 0, its Mamba blocks 1; any other model's blocks by their size, the largest 0
+    (Kolibri-1.1's sparse blocks with their own keys, those reading another's, its dense
+    blocks; a hybrid's attention and Mamba blocks; `class_sizes`): any removal of as many
+    blocks of each class takes as many parameters (param_count.depth_removed_params)."""
     if getattr(config, "model_type", None) == "zamba2":
         hybrid = set(zamba2_hybrid_ids(config))
         return [0 if b in hybrid else 1 for b in range(block_count(config))]
@@ -187,12 +341,14 @@ def mix_width(config, classes: Sequence[int]) -> int:
 
 
 def removal_mixes(config, removable: Sequence[int]) -> dict[tuple[int, ...], tuple[int, ...]]:
-    """For each mix (how many blocks of each class of `mix_classes`) a depth prune of a Zamba2
-    or Kolibri-1.1 model can remove among `removable`, one such removal: mix -> its blocks
-    (`zamba2_mixes`, `readers_mixes`)."""
+    """For each mix (how many blocks of each class of `mix_classes`) a depth prune of a model
+    sized by mix (`sized_by_mix`) can remove among `removable`, one such removal: mix -> its
+    blocks (`zamba2_mixes`, `readers_mixes`, `size_mixes`)."""
     if getattr(config, "model_type", None) == "zamba2":
         return zamba2_mixes(config, removable)
-    return readers_mixes(config, removable)
+    if getattr(config, "model_type", None) == "kolibri1_1":
+        return readers_mixes(config, removable)
+    return size_mixes(config, removable)
 
 
 def zamba2_mixes(config, removable: Sequence[int]) -> dict[tuple[int, int], tuple[int, ...]]:
@@ -271,19 +427,19 @@ def run_mixes(config, removable: Sequence[int]) -> dict[tuple[int, ...], tuple[i
 def depth_mix(config, target_params: int, removable: Sequence[int],
               method: str | None = None) -> tuple[int, ...]:
     """How many blocks of each class (`mix_classes`: a Zamba2 model's hybrid and Mamba blocks,
-    a Kolibri-1.1 model's blocks of each size) a depth prune by `method` removes: of the mixes
-    it can make (`method_mixes`; None: a one-shot criterion's, any of `removal_mixes`), the one
+    any other model's blocks of each size) a depth prune by `method` removes: of the mixes it
+    can make (`method_mixes`; None: a one-shot criterion's, any of `removal_mixes`), the one
     whose removal brings the size closest to the target (ties: fewer blocks, then fewer of the
     first classes, the hybrid or larger blocks). A Zamba2 hybrid block is larger than a Mamba
     block, and removing hybrid blocks below num_mem_blocks kept takes shared blocks too; a
-    Kolibri-1.1 block reading another's keys has no k/v projections, its dense blocks no
-    experts: a number of blocks alone does not say the size. The plan says the mix, and every
-    criterion removes so many of each class (its scores choose which), so the size it reaches
-    is the plan's; a mix the method cannot make is never planned (SLEB's rounds or
-    depth_angular's run would have none to take, where another mix lands near the target)."""
+    Kolibri-1.1 block reading another's keys has no k/v projections, a DeepSeek-V3 model's
+    dense blocks no experts, a hybrid's attention blocks other weights than its Mamba ones: a
+    number of blocks alone does not say the size. The plan says the mix, and every criterion
+    removes so many of each class (its scores choose which), so the size it reaches is the
+    plan's; a mix the method cannot make is never planned (SLEB's rounds or depth_angular's
+    run would have none to take, where another mix lands near the target)."""
     total, removals = count_params(config), removal_mixes(config, removable)
-    every = {mix: total - depth_removed_params(config, blocks)
-             for mix, blocks in removals.items()}
+    every = mix_sizes(config, removals)
     # (any removal of a mix takes as many parameters; a run's mix is a removal's that may go)
     sizes = {mix: every[mix] for mix in method_mixes(config, removable, method, removals)}
     mix = min(sizes, key=lambda m: (abs(sizes[m] - target_params), sum(m), m))
@@ -293,17 +449,12 @@ def depth_mix(config, target_params: int, removable: Sequence[int],
             "block: depth pruning cannot reach it; choose a smaller target")
     smallest = min(every.values())
     step = min((size - smallest for size in every.values() if size > smallest), default=0)
-    zamba2 = getattr(config, "model_type", None) == "zamba2"
     if target_params < smallest - step / 2:
         raise PrunebenchError(
             f"target {target_params:,} params is below {smallest:,}, the smallest size a depth "
-            f"prune of this {'Zamba2' if zamba2 else 'Kolibri-1.1'} model reaches (its "
-            f"removable blocks {list(removable)} gone"
-            + (f" but for a hybrid block, in whole cycles of num_mem_blocks="
-               f"{config.num_mem_blocks}; embeddings and shared blocks stay" if zamba2 else
-               ", a source only with all its readers, a block left; embeddings stay")
-            + "): choose a larger target or protect fewer blocks (protect_first / "
-            "protect_last)" + staying_note(config, removable))
+            f"prune of this {family_words(config)} reaches (its removable blocks "
+            f"{list(removable)} gone{what_stays(config)}): choose a larger target or protect "
+            "fewer blocks (protect_first / protect_last)" + staying_note(config, removable))
     # (below the smallest size the method reaches, and nearer one only other criteria reach)
     reached, nearest = min(sizes.values()), min(every.values(),
                                                  key=lambda size: abs(size - target_params))
@@ -311,10 +462,45 @@ def depth_mix(config, target_params: int, removable: Sequence[int],
         why, instead = method_reach(config, removable, method)
         raise PrunebenchError(
             f"target {target_params:,} params is below {reached:,}, the smallest size a depth "
-            f"prune by {method} of this {'Zamba2' if zamba2 else 'Kolibri-1.1'} model reaches "
-            f"({why}), and nearer {nearest:,}, which other depth criteria reach: choose a "
-            f"larger target or protect fewer blocks (protect_first / protect_last){instead}")
+            f"prune by {method} of this {family_words(config)} reaches ({why}), and nearer "
+            f"{nearest:,}, which other depth criteria reach: choose a larger target or protect "
+            f"fewer blocks (protect_first / protect_last){instead}")
     return mix
+
+
+def class_sizes(config) -> list[int]:
+    """The parameters of a block of each size class of `mix_classes` (but a Zamba2 model's,
+    classed by kind): the blocks' sizes, the largest first."""
+    return sorted({block_param_count(config, shape) for shape in layer_shapes(config)},
+                  reverse=True)
+
+
+def mix_sizes(config, removals: dict[tuple[int, ...], tuple[int, ...]]
+              ) -> dict[tuple[int, ...], int]:
+    """The model's size without each removal of `removals` (`removal_mixes`): mix -> size.
+    Any removal of a mix takes as many parameters (param_count.depth_removed_params): a
+    Zamba2 model's counted on the removal (its shared blocks no kept hybrid block runs go
+    too), any other's as its blocks of each size (`class_sizes`), without counting each."""
+    total = count_params(config)
+    if getattr(config, "model_type", None) == "zamba2":
+        return {mix: total - depth_removed_params(config, blocks)
+                for mix, blocks in removals.items()}
+    sizes = class_sizes(config)
+    return {mix: total - sum(m * size for m, size in zip(mix, sizes)) for mix in removals}
+
+
+def what_stays(config) -> str:
+    """What a refusal of a target below the smallest size a depth plan by mix reaches
+    (`depth_mix`) says stays of the removable blocks besides one block."""
+    if getattr(config, "model_type", None) == "zamba2":
+        return (f" but for a hybrid block, in whole cycles of num_mem_blocks="
+                f"{config.num_mem_blocks}; embeddings and shared blocks stay")
+    if getattr(config, "model_type", None) == "kolibri1_1":
+        return ", a source only with all its readers, a block left; embeddings stay"
+    least = depth_needed_least(config)
+    kinds = " and ".join(f"{'one' if least == 1 else least} of its {name} blocks {blocks} ({why})"
+                         for name, blocks, why in depth_needed_kinds(config) if blocks)
+    return (f" but {kinds}" if kinds else "") + ", a block left; embeddings stay"
 
 
 def method_reach(config, removable: Sequence[int], method: str | None) -> tuple[str, str]:
@@ -371,9 +557,11 @@ def zamba2_counts(config, removable: Sequence[int]) -> list[int]:
 
 def planned_mix(config, target_params: int, removable: Sequence[int],
                 method: str | None = None) -> tuple[int, ...] | None:
-    """The mix of blocks a depth prune by `method` of a Zamba2 or Kolibri-1.1 model removes
-    for this target (`depth_mix`), which a criterion choosing block by block or by runs (SLEB,
-    depth_angular) keeps to (`within_counts`); None in other families."""
+    """The mix of blocks a depth prune by `method` of a model sized by mix (`sized_by_mix`:
+    Zamba2's, Kolibri-1.1's, any whose removable blocks differ in size) removes for this
+    target (`depth_mix`), which every criterion keeps to (the one-shot ones by the least sum
+    of that mix, SLEB's rounds and depth_angular's run: `within_counts`); None in other
+    models."""
     if not sized_by_mix(config, removable):
         return None
     return depth_mix(config, target_params, removable, method)
@@ -382,14 +570,17 @@ def planned_mix(config, target_params: int, removable: Sequence[int],
 def within_counts(config, removable: Sequence[int], removed,
                   mix: tuple[int, ...] | None) -> bool:
     """Whether the blocks `removed` hold at most as many blocks of each class as `mix`
-    (`planned_mix`; always where None); of a Kolibri-1.1 model, whether they are part of a
-    removal of that mix among `removable` that may go (`readers_removal`), so that SLEB's
-    rounds never take a block that leaves the mix out of reach."""
+    (`planned_mix`; always where None); of a model other than Zamba2's, whether they are part
+    of a removal of that mix among `removable` that may go (`readers_removal`, `size_removal`:
+    a block of each kind the model needs left), so that SLEB's rounds never take a block that
+    leaves the mix out of reach."""
     if mix is None:
         return True
+    zeros = [0.0] * block_count(config)
     if getattr(config, "model_type", None) == "kolibri1_1":
-        zeros = [0.0] * block_count(config)
         return readers_removal(config, removable, zeros, sum(mix), mix, removed) is not None
+    if getattr(config, "model_type", None) != "zamba2":
+        return size_removal(config, removable, zeros, mix, removed) is not None
     return all(have <= most for have, most in zip(class_counts(mix_classes(config), removed),
                                                   mix))
 
@@ -864,8 +1055,7 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
             "params_after": count_params(config) - depth_removed_params(config, removed),
             **({"hybrid_blocks_removed": mix[0]} if zamba2 else {}),
             **({"blocks_removed_by_size": [[size, count] for size, count in zip(
-                sorted({block_param_count(config, shape) for shape in shapes}, reverse=True),
-                mix)]} if mix and not zamba2 else {}),
+                class_sizes(config), mix)]} if mix and not zamba2 else {}),
             "kv_heads_kept": fewest if one_width and fewest == most else None,
             **({"kv_heads_kept_range": [fewest, most]} if one_width and fewest < most else {}),
             "note": "which blocks go is decided by the criterion"}
