@@ -92,6 +92,8 @@ def test_an_uninstalled_checkout_records_the_packages_own_version(monkeypatch):
         return real(name)
 
     monkeypatch.setattr(provenance.metadata, "version", not_installed)
+    # (installed_version reads each package once a process: here uncached, through the fake)
+    monkeypatch.setattr(provenance, "installed_version", provenance.installed_version.__wrapped__)
     versions = provenance.package_versions()
     assert versions["prunebench"] == prunebench.__version__
     assert versions["lm_eval"] is None

@@ -7,6 +7,8 @@ drafters (`UNTAKEN_WRAPPERS`, `DRAFTERS`).
 
 from __future__ import annotations
 
+import functools
+
 from typing import Any
 
 from prunebench import FamilyUnsupported
@@ -125,9 +127,12 @@ def untaken_wrapper(model_type: str | None) -> str | None:
     return f"model_type {model_type!r} is not supported: it is {why}" if why else None
 
 
+@functools.cache
 def installed_transformers() -> str | None:
     """The installed transformers' release, from its package metadata (transformers is not
-    imported: the start's checks run without it); None where none is installed."""
+    imported: the start's checks run without it); None where none is installed. Read once a
+    process: each lookup scans sys.path and parses the METADATA file (3-7 ms), and loading or
+    decoding a model asks several times (sdpa_not_causal, the static-cache checks)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
