@@ -2208,9 +2208,17 @@ def test_the_workflows_prune_step_runs_on_every_family(name, base_dirs, tmp_path
     assert (tmp_path / "out" / "tokenizer.json").exists()
 
 
+@pytest.fixture(scope="module")
+def lora_records(embedded_corpus) -> tuple[list[dict], list[dict]]:
+    """(train, validation): the first 16 training records of the embedded instructions and 8
+    held out, made once (0.2 s of parsing each time); the tests only read them."""
+    records = embedded_records((embedded_corpus / "train.txt").read_text(), seed=0)
+    train, val = split_records(records, 8, seed=0)
+    return train[:16], val
+
+
 @pytest.mark.parametrize("name", sorted(FAMILIES))
-def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded_corpus,
-                                            tmp_path):
+def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, lora_records, tmp_path):
     """Adapters go on every family's projections (same names); the merged model keeps the
     pruned shape, saves as a plain checkpoint of its family and reloads with the same logits."""
     model = load_model(base_dirs[name])
@@ -2248,14 +2256,13 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
     else:
         method_function("llm_pruner")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
     pruned_params = numel(model)
-    records = embedded_records((embedded_corpus / "train.txt").read_text(), seed=0)
-    train, val = split_records(records, 8, seed=0)
+    train, val = lora_records
     settings = lora.resolve_settings({
         "data": {"source": "embedded", "val_size": 8, "max_train": 16, "seed": 0},
         "template": "plain", "epochs": 1, "lr": 2e-3, "batch_size": 8, "micro_batch_size": 4,
         "max_length": 192, "warmup_steps": 1, "eval_every": 1, "log_every": 1, "seed": 0,
         **extra})
-    merged, report = lora.train_lora(model, tokenizer, train[:16], val, settings,
+    merged, report = lora.train_lora(model, tokenizer, train, val, settings,
                                      torch.device("cpu"))
     assert report["best_val_loss"] <= report["initial_val_loss"]
     assert numel(merged) == pruned_params == count_params(merged.config)
@@ -2266,13 +2273,21 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
     assert torch.equal(logits(reloaded, x), logits(merged, x))
 
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
-def test_zeroshot_evaluates_a_width_pruned_model(name, base_dirs, tokenizer, embedded_corpus,
-                                                 tmp_path):
-    """lm-eval scores the family's pruned model through its own class (offline suite)."""
-    from prunebench import mc_suite, zeroshot
+@pytest.fixture(scope="module")
+def offline_suite(embedded_corpus, tmp_path_factory) -> Path:
+    """The offline multiple-choice suite (20 items a task), written once: lm-eval only reads it,
+    and its task index (zeroshot._task_manager, cached by folder) is then built once too."""
+    from prunebench import mc_suite
 
-    suite = mc_suite.write_suite(embedded_corpus / "test.txt", tmp_path / "mc_suite", n=20)
+    return mc_suite.write_suite(embedded_corpus / "test.txt",
+                                tmp_path_factory.mktemp("families") / "mc_suite", n=20)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_zeroshot_evaluates_a_width_pruned_model(name, base_dirs, tokenizer, offline_suite):
+    """lm-eval scores the family's pruned model through its own class (offline suite)."""
+    from prunebench import zeroshot
+
     model = load_model(base_dirs[name])
     if name in DEPTH_ONLY:  # no width pruning of experts: the dense model is evaluated
         with pytest.raises(PrunebenchError, match=f"flap .*{refused_as(name)}"):
@@ -2280,7 +2295,7 @@ def test_zeroshot_evaluates_a_width_pruned_model(name, base_dirs, tokenizer, emb
     else:
         method_function("flap")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
     result = zeroshot.evaluate(model, tokenizer, ["pb_number", "pb_continuation"],
-                               include_path=suite, batch_size=8, limit=10)
+                               include_path=offline_suite, batch_size=8, limit=10)
     summary = result["summary"]
     assert summary["samples"] == {"pb_number": 10, "pb_continuation": 10}
     assert all(0.0 <= v <= 1.0 for v in summary["accuracy"].values())
