@@ -380,6 +380,26 @@ def test_a_hub_config_naming_num_experts_counts_them(name):
 
 # --------------------------------------------------------------------------- depth pruning
 
+class SavedDense(dict):
+    """Each family's dense model saved (no tokenizer), on the first test that asks for it."""
+
+    def __init__(self, root):
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, name):
+        save_model(family_model(name), None, self.root / name)
+        self[name] = self.root / name
+        return self[name]
+
+
+@pytest.fixture(scope="module")
+def dense_dirs(tmp_path_factory) -> SavedDense:
+    """The depth methods' dense checkpoints, one per family for its six methods (the tests only
+    load them)."""
+    return SavedDense(tmp_path_factory.mktemp("moe_dense"))
+
+
 @pytest.mark.parametrize("method, params", [
     pytest.param(method, params, marks=[pytest.mark.same_path_on_the_floor]
                  if method in SAME_PATH_AS_ANOTHER else [])
@@ -388,14 +408,15 @@ def test_a_hub_config_naming_num_experts_counts_them(name):
         ("depth_mag", {"protect_first": 1, "protect_last": 1}), ("depth_angular", {}),
         ("sleb", {}), ("shortgpt", {})]])
 @pytest.mark.parametrize("name", sorted(MOE))
-def test_depth_methods_remove_exactly_the_blocks_they_name(name, method, params, tmp_path):
+def test_depth_methods_remove_exactly_the_blocks_they_name(name, method, params, dense_dirs,
+                                                          tmp_path):
     """The pruned model computes what the dense model does with those blocks dropped, and so
     does it reloaded (Qwen3-MoE's dense block keeps its kind wherever it moves)."""
     # Loaded from disk as every prune's model is (an in-memory model's experts, of another
     # memory layout, may round their last bit otherwise than the same weights loaded).
-    save_model(family_model(name), None, tmp_path / "dense")
-    model = load_model(tmp_path / "dense")
+    model = load_model(dense_dirs[name])
     dense_params, blocks = numel(model), block_count(model.config)
+    block_params = [sum(p.numel() for p in layer.parameters()) for layer in model.model.layers]
     # (whole periods or groups only: tests/test_jamba.py, tests/test_inkling2.py)
     if name in ("jamba", "inkling2_text") and method == "sleb":
         with pytest.raises(PrunebenchError, match="sleb removes one block a round"):
@@ -406,14 +427,13 @@ def test_depth_methods_remove_exactly_the_blocks_they_name(name, method, params,
                                       **params)
     removed = report["removed_blocks"]
     assert removed and block_count(model.config) == blocks - len(removed)
-    expected = remove_blocks(load_model(tmp_path / "dense"), removed)
+    expected = remove_blocks(load_model(dense_dirs[name]), removed)
     x = ids()
     assert torch.equal(logits(model, x), logits(expected, x))
     # (ZAYA's router left first loses its router_states_scale, as block 0's has none)
     first_scale = model.config.router_hidden_size if name == "zaya" and 0 in removed else 0
     assert numel(model) == count_params(model.config) == dense_params - first_scale - sum(
-        sum(p.numel() for p in layer.parameters())
-        for i, layer in enumerate(family_model(name).model.layers) if i in removed)
+        block_params[i] for i in removed)
     save_model(model, None, tmp_path / "p")
     reloaded = load_model(tmp_path / "p")
     assert torch.equal(logits(reloaded, x), logits(model, x))
