@@ -24,7 +24,8 @@ from prunebench.checkpoint.param_count import (checked_config_json, config_from_
                                                count_params, ple_table_shape,
                                                transformers_release_problem)
 from prunebench.methods import depth, depth_angular, depth_mag, depth_taylor, shortgpt, sleb
-from prunebench.methods.sizing import depth_removable, may_remove
+from prunebench.methods.sizing import (depth_removable, may_remove, size_choice, size_mixes,
+                                      sized_by_mix)
 from prunebench.modeling import joined_ngram_tables, load_model, remove_blocks, save_model
 from block_helpers import kept_blocks_state
 from test_deepseek import ids, logits, numel, random_model
@@ -299,6 +300,22 @@ def test_lora_adapts_the_attention_blocks_projections(base):
                                                           "o_proj"])
     assert chosen == [f"model.layers.{b}.self_attn.{name}" for b in (2, 5)
                       for name in ("q_proj", "k_proj", "v_proj", "o_proj")]
+
+
+@needs_release
+def test_a_plan_by_size_mix_keeps_the_ple_rule_whatever_the_scores():
+    """Its blocks are of four sizes (each PLE table's rows follow its rank), so its depth plans
+    say how many blocks of each size go (sizing.sized_by_mix): only mixes some removal keeping
+    every kept PLE block's rank makes, and for each the one-shot criteria's choice keeps the
+    rule whichever block scores least (the first PLE block too: its removal alone would
+    reload the second at another rank)."""
+    config, removable = small(), list(range(6))
+    assert sized_by_mix(config, removable)
+    for mix, blocks in size_mixes(config, removable).items():
+        assert may_remove(config, blocks)
+        for least in removable:
+            scores = [1.0 if b != least else 0.0 for b in removable]
+            assert may_remove(config, size_choice(config, removable, scores, mix))
 
 
 @needs_release

@@ -21,7 +21,8 @@ from typing import Any
 
 from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench.checkpoint.param_count import (INKLING2_GROUPS, aligned_periods, block_count,
-                                               block_param_count, block_passes, broken_reads,
+                                               block_param_count, block_passes, block_reads,
+                                               broken_reads,
                                                count_params, depth_kept_blocks, depth_needed_kinds,
                                                depth_removed_params,
                                                depth_needed_least,
@@ -171,8 +172,21 @@ def sized_by_mix(config, removable: Sequence[int]) -> bool:
         return readers_closed(config, removable, block_count(config)) is not None
     if model_type == "zamba2":
         return True
-    return (several_sizes(config, removable)
-            and mix_count(size_groups(config, removable)) <= MIXES_MOST)
+    if not several_sizes(config, removable):
+        return False
+    groups = size_groups(config, removable)
+    return mix_count(groups) <= MIXES_MOST and reads_by_group(config, groups)
+
+
+def reads_by_group(config, groups: dict[tuple[int, tuple[int, ...]], list[int]]) -> bool:
+    """Whether the blocks that read others and those read (param_count.block_reads: a
+    Qwen4-Exp model's per-layer embedding blocks, each table of a size of its own) are each a
+    group of
+    `size_groups` alone, so that whether a removal of so many blocks of each group may go
+    does not depend on which blocks it takes (`counts_allowed`). Where a group of several
+    holds one, counts say nothing of the reads: the plan sizes the largest blocks first."""
+    read = {b for reader, source, _ in block_reads(config) for b in (reader, source)}
+    return all(len(blocks) == 1 for blocks in groups.values() if read & set(blocks))
 
 
 def several_sizes(config, removable: Sequence[int]) -> bool:
@@ -217,14 +231,24 @@ def mix_count(groups: dict[Any, list[int]]) -> int:
 def counts_allowed(config, groups: dict[tuple[int, tuple[int, ...]], list[int]]
                    ) -> Callable[[Sequence[int]], bool]:
     """Whether removing so many blocks of each of `groups` (`size_groups`, in order) leaves a
-    block (the model is not removed whole) and `depth_needed_least` blocks of each kind the
-    model needs (`leaves_each_kind`, by counts): a test of counts, each kind's room worked out
-    once."""
+    block (the model is not removed whole), `depth_needed_least` blocks of each kind the
+    model needs (`leaves_each_kind`, by counts) and every block a kept block reads
+    (param_count.broken_reads, on each group's first blocks: the blocks of reads are groups
+    alone where a plan is sized by mix, `reads_by_group`): a test of counts, each kind's room
+    worked out once."""
     least, n = depth_needed_least(config), block_count(config)
     rooms = [([g for g, (_, in_kinds) in enumerate(groups) if i in in_kinds], len(blocks) - least)
              for i, (_, blocks, _) in enumerate(depth_needed_kinds(config)) if blocks]
+    members = list(groups.values())
+
+    def reads_kept(counts) -> bool:
+        return not broken_reads(config, [b for blocks, m in zip(members, counts)
+                                         for b in blocks[:m]])
+
+    reads = bool(block_reads(config))
     return lambda counts: sum(counts) < n and all(
-        sum(counts[g] for g in in_kind) <= room for in_kind, room in rooms)
+        sum(counts[g] for g in in_kind) <= room for in_kind, room in rooms) and (
+            not reads or reads_kept(counts))
 
 
 def size_mixes(config, removable: Sequence[int]) -> dict[tuple[int, ...], tuple[int, ...]]:

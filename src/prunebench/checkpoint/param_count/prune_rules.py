@@ -275,9 +275,14 @@ def broken_reads(config, removed) -> list[tuple[int, int, str]]:
     freely: the kept blocks' lists are renumbered (kept_block_lists). Empty in other families
     and where every reader of a removed source goes too."""
     gone = set(removed)
-    return [(reader, source, what)
-            for reader, source, what in kolibri1_1_sources(config) + ple_sources(config)
+    return [(reader, source, what) for reader, source, what in block_reads(config)
             if source in gone and reader not in gone]
+
+
+def block_reads(config) -> list[tuple[int, int, str]]:
+    """Every (reader, source, what) of this model's blocks: `kolibri1_1_sources` and
+    `ple_sources`; empty in other families."""
+    return kolibri1_1_sources(config) + ple_sources(config)
 
 
 def depth_kept_blocks(config) -> list[int]:
