@@ -7,7 +7,6 @@ from transformers import AutoModelForCausalLM
 
 from block_helpers import assert_kept_blocks_exact, insert_block
 from prunebench import PrunebenchError
-from prunebench.methods import surgery
 from prunebench.data import calibration_windows, load_rows
 from prunebench.methods.depth import calibration_nll, prune_ppl, removable_blocks, without_blocks
 from prunebench.evaluate import perplexity, token_stream
@@ -34,18 +33,16 @@ def heldout_ppl(model, stream):
 
 
 def with_sabotage_block(model, at: int):
-    """The model with an extra block at `at`: all its weights zero (it passes its input on) but
-    an o_proj bias that adds a huge constant to every token, drowning the residual stream. The
-    model is broken (a near-constant prediction) unless exactly that block is removed, and
-    removing it gives back the model itself."""
+    """The model with an extra block at `at`: a copy of the block there with its attention's and
+    MLP's output projections scaled by 1e5, whose outputs drown the residual stream. The
+    model is broken unless exactly that block is removed, and removing it gives back the model
+    itself. (Of the other blocks' size: a block of another size, an o_proj bias more, would be
+    sized apart by the depth plan, `sizing.sized_by_mix`, and the test would say nothing.)"""
     extra = copy.deepcopy(model.model.layers[at])
     with torch.no_grad():
-        for p in extra.parameters():
-            p.zero_()
+        extra.self_attn.o_proj.weight.mul_(1e5)
+        extra.mlp.down_proj.weight.mul_(1e5)
     insert_block(model, at, extra)
-    g = torch.Generator().manual_seed(0)
-    surgery.add_output_bias(model, at, "o_proj",
-                            1e5 * torch.randn(model.config.hidden_size, generator=g))
     return model
 
 

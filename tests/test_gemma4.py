@@ -252,8 +252,7 @@ def test_removing_a_block_the_model_needs_is_refused_before_anything_changes(dro
 
 @pytest.mark.parametrize("method", ["depth_ppl", "sleb", "depth_angular", "depth_taylor"])
 def test_the_depth_methods_remove_only_blocks_the_model_can_lose(method):
-    """Each depth method prunes the per-layer layout to about two thirds of its parameters
-    (two blocks) without the blocks it needs (2, 3 and 5), though those add nothing to the
+    """Each depth method prunes the per-layer layout by two blocks' parameters without the blocks it needs (2, 3 and 5), though those add nothing to the
     residual stream here (what every criterion removes first: an angular distance of 0 over
     blocks 2 and 3, no Taylor score in block 5, whose keys no block reuses); depth_ppl scores
     them null."""
@@ -265,8 +264,12 @@ def test_the_depth_methods_remove_only_blocks_the_model_can_lose(method):
                            layer.per_layer_projection):
                 output.weight.zero_()
             layer.layer_scalar.fill_(1.0)
-    dense = count_params(model.config)
-    report = method_function(method)(model, ids(4, 12, seed=3), int(0.7 * dense),
+    # (the size without blocks 0 and 1: the blocks differ in size, so a depth plan says how
+    # many of each size go, and depth_angular's one run of removable blocks is those two)
+    config = model.config
+    target = count_params(config) - sum(block_param_count(config, layer_shapes(config)[b])
+                                        for b in (0, 1))
+    report = method_function(method)(model, ids(4, 12, seed=3), target,
                                      protect_first=0, protect_last=0)
     assert report["num_removed"] == 2
     assert not set(report["removed_blocks"]) & {2, 3, 5}
@@ -279,7 +282,8 @@ def test_the_depth_methods_remove_only_blocks_the_model_can_lose(method):
 def test_the_blocks_the_model_needs_are_no_candidates_and_may_leave_none():
     """removable_blocks leaves out the blocks the model needs (and says so where, with the
     protection, that leaves none); depth_angular, which removes a run of consecutive blocks,
-    refuses a run longer than any run of removable ones (blocks 0, 1 and 4 here)."""
+    refuses a target below what its longest run of removable ones reaches (blocks 0 and 1 of
+    0, 1 and 4 here)."""
     from prunebench.methods.sizing import removable_blocks
 
     config = per_layer()
@@ -290,8 +294,10 @@ def test_the_blocks_the_model_needs_are_no_candidates_and_may_leave_none():
         removable_blocks(6, 2, 2, depth_kept_blocks(config))
     model = random_model(config)
     removable = sum(block_param_count(config, layer_shapes(config)[b]) for b in (0, 1, 4))
-    with pytest.raises(PrunebenchError, match=r"depth_angular: no run of 3 consecutive "
-                                              r"removable blocks \(removable: \[0, 1, 4\]"):
+    with pytest.raises(PrunebenchError, match=r"smallest size a depth prune by depth_angular "
+                                              r"of this 'gemma4_text' model .* reaches \(it "
+                                              r"removes one run of consecutive removable blocks "
+                                              r"among \[0, 1, 4\]"):
         method_function("depth_angular")(model, ids(4, 12, seed=3),
                                          count_params(config) - removable,
                                          protect_first=0, protect_last=0)
