@@ -123,8 +123,8 @@ def test_the_residual_dropout_is_off_in_the_passes_that_run_in_training_mode():
 
 
 # The whole model's tiny config. Its text model has 2 blocks and a vocabulary of 128, which
-# holds 16 image tokens (ids 100 to 115), the image placeholder and the row end. Its VQ-VAE
-# has 16 codes.
+# holds 16 image tokens (ids 100 to 115), the token that marks where an image goes
+# (image_token_id) and the row-end token. Its VQ-VAE has 16 codes.
 TEXT = dict(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
             num_attention_heads=4, num_key_value_heads=2, pad_token_id=0, bos_token_id=1,
             eos_token_id=2, max_position_embeddings=64)

@@ -28,7 +28,8 @@ from test_families import VOCAB, ids, logits, numel
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-# The image placeholder's id. On text, the whole model embeds it as it embeds any token.
+# The id of the token that marks where an image goes (image_token_id). On text, the whole
+# model embeds it as it embeds any other token.
 IMAGE = VOCAB - 1
 # Persimmon's decoder, small (q/k LayerNorms, half of each head rotating, as published); the
 # rotary base given explicitly, as transformers 5 saves it.
