@@ -74,8 +74,8 @@ test-fast: setup
 # PyPI's newest), on the tests of what changes between transformers releases: every family's
 # classes, its prunes and the compiled decoder against its generate, the benchmarks' runners
 # (the hf backend is transformers' generate), multimodal checkpoints, tokenizers, zero-shot
-# requests, and each family's own test file (about two minutes). In a venv of its own, so .venv
-# keeps the newest release.
+# requests, and each family's own test file. In a venv of its own, so .venv keeps the newest
+# release.
 FLOOR_VENV ?= .venv-floor
 TRANSFORMERS_FLOOR := $(shell sed -n 's/^ *"transformers>=\([0-9.]*\),.*/\1/p' pyproject.toml)
 FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokenizer_options.py \
