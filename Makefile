@@ -55,13 +55,18 @@ run: setup
 	$(VENV)/bin/prunebench check-config config/config.yaml
 	$(VENV)/bin/snakemake --cores $(CORES)
 
-# The 10 slowest tests are listed. pytest-xdist runs the tests in one process per core, beside
-# the two background processes that the tests share (the tiny test model's training and one
-# end-to-end run; tests/conftest.py): one process alone left a core idle for minutes.
+# The 10 slowest tests are listed. pytest-xdist runs the tests in one process per core and one
+# more, beside the two background processes that the tests share (the tiny test model's
+# training and one end-to-end run; tests/conftest.py): one process alone left a core idle for
+# minutes, and one per core still left a core idle while a test waits on its Snakemake run (the
+# local executor's polling, the SLURM plugin's status checks, which lengthen by 10 s while no
+# job ends): the extra worker fills it (2 cores: 940 s with two workers, 849 s with three).
 # worksteal hands each worker a contiguous share of the tests in conftest's order (those that wait
 # for a background result last), so a module's fixtures are mostly made once. At most 8 workers:
 # each imports torch and holds about 1 GB at its peak.
-PYTEST ?= $(VENV)/bin/pytest -q --durations=10 -n auto --maxprocesses 8 --dist worksteal
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; cores = len(os.sched_getaffinity(0)) \
+	if hasattr(os, "sched_getaffinity") else os.cpu_count(); print(min(8, cores + 1))')
+PYTEST ?= $(VENV)/bin/pytest -q --durations=10 -n $(TEST_WORKERS) --dist worksteal
 
 test: setup
 	$(PYTEST)

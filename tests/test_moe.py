@@ -434,6 +434,8 @@ def test_depth_methods_remove_exactly_the_blocks_they_name(name, method, params,
     first_scale = model.config.router_hidden_size if name == "zaya" and 0 in removed else 0
     assert numel(model) == count_params(model.config) == dense_params - first_scale - sum(
         block_params[i] for i in removed)
+    if method in SAME_PATH_AS_ANOTHER:  # (a depth-pruned model saved and reloaded: the others')
+        return
     save_model(model, None, tmp_path / "p")
     reloaded = load_model(tmp_path / "p")
     assert torch.equal(logits(reloaded, x), logits(model, x))
