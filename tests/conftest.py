@@ -6,8 +6,9 @@ and one run of the default workflow (workflow_helpers.FAST), start in background
 before the tests are collected; one the collected tests do not need is stopped. The tests run
 beside them (`make test`: in one pytest-xdist worker per core and one more): first those
 needing neither, then the tests of the workflow run, then those of the tiny model, each waiting
-for its process if it is not yet done. While a background process runs, every process computes with one thread:
-the cores are shared, and waiting OpenMP threads slow small torch ops down many times."""
+for its process if it is not yet done. While a background process runs, every process computes
+with one thread: the cores are shared, and waiting OpenMP threads slow small torch ops down many
+times."""
 
 from __future__ import annotations
 
